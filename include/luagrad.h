@@ -1,0 +1,128 @@
+/*
+** luagrad.h: the public C API of luagrad, reverse-mode automatic differentiation.
+**
+** Two ways in:
+**  - from Lua: luaopen_luagrad(L) opens the whole module in a lua_State (see the README's
+**    "Embedding" section); lg_preload(L) registers it in package.preload instead;
+**  - from C alone: Values live in an lg_Arena owned by the caller; lg_apply applies any op of
+**    the op table; lg_backward runs the reverse sweep; lg_arena_free releases everything.
+**
+** Thread use: nothing here has global mutable state. An arena (and every Value in it) belongs
+** to one thread at a time; different arenas and different lua_States may be used from
+** different threads at once.
+*/
+#ifndef LUAGRAD_H
+#define LUAGRAD_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LG_VERSION_MAJOR 0
+#define LG_VERSION_MINOR 1
+#define LG_VERSION_PATCH 0
+#define LG_VERSION "luagrad 0.1.0"
+
+#if defined(_WIN32) && defined(LG_BUILD_SHARED)
+#define LG_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define LG_API __attribute__((visibility("default")))
+#else
+#define LG_API
+#endif
+
+/* Result codes. Every function that can fail returns one of these (or NULL). */
+#define LG_OK 0     /* success */
+#define LG_EMEM 1   /* the allocator returned NULL; nothing was changed */
+#define LG_EARG 2   /* a bad argument: unknown op, wrong arity, NULL where a Value is needed */
+#define LG_ELEAF 3  /* the operation needs a leaf (e.g. setting data on a computed Value) */
+
+typedef struct lg_Value lg_Value;   /* a node of the graph: a leaf or the result of an op */
+typedef struct lg_Arena lg_Arena;   /* owner of Values for C callers: freed all at once */
+
+/*
+** The allocator, with lua_Alloc's contract: nsize == 0 frees ptr and returns NULL;
+** otherwise it (re)allocates ptr from osize to nsize bytes and returns NULL on failure,
+** leaving ptr untouched. A host can pass its own to account for or cap the memory.
+*/
+typedef void *(*lg_Alloc) (void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* One argument of lg_apply: a Value, or (value == NULL) the constant number. */
+typedef struct lg_Arg {
+  lg_Value *value;
+  double number;
+} lg_Arg;
+
+/* The message for a result code ("not enough memory", ...); never NULL. */
+LG_API const char *lg_strerror (int code);
+
+/* ---- arenas ---------------------------------------------------------------- */
+
+/* A new empty arena using allocf(ud, ...) for all its memory (NULL: malloc/free).
+   Returns NULL when out of memory. */
+LG_API lg_Arena *lg_arena_new (lg_Alloc allocf, void *ud);
+/* Frees the arena and every Value made in it. A NULL arena is ignored. */
+LG_API void lg_arena_free (lg_Arena *A);
+/* Frees every Value made in the arena, keeping the arena for reuse. */
+LG_API void lg_arena_clear (lg_Arena *A);
+/* Bytes the arena holds from its allocator right now. */
+LG_API size_t lg_arena_bytes (const lg_Arena *A);
+
+/* ---- values ---------------------------------------------------------------- */
+
+/* A new leaf holding x; NULL when out of memory. */
+LG_API lg_Value *lg_leaf (lg_Arena *A, double x);
+/* Applies op (see lg_op_find) to nargs arguments; the arguments must live in the same arena.
+   Returns the new Value, or NULL with *err (when err is not NULL) set to LG_EARG or LG_EMEM. */
+LG_API lg_Value *lg_apply (lg_Arena *A, int op, int nargs, const lg_Arg *args, int *err);
+
+LG_API double lg_data (const lg_Value *v);
+LG_API double lg_grad (const lg_Value *v);
+LG_API void lg_set_grad (lg_Value *v, double g);
+/* Sets the data of a leaf (what an optimizer does); LG_ELEAF for a computed Value. */
+LG_API int lg_set_data (lg_Value *v, double x);
+/* The op that made v (0 for a leaf), its number of arguments, and argument i:
+   *value is NULL when argument i is the constant *number. Returns LG_EARG for a bad i. */
+LG_API int lg_value_op (const lg_Value *v);
+LG_API int lg_value_nargs (const lg_Value *v);
+LG_API int lg_value_arg (const lg_Value *v, int i, lg_Value **value, double *number);
+
+/* ---- gradients ------------------------------------------------------------- */
+
+/* Reverse sweep from root: adds seed * d(root)/d(n) to the grad of every Value n that root
+   depends on (root included, which gets seed). Calling it again adds again. Iterative, so
+   any depth works. LG_EMEM leaves every grad untouched. */
+LG_API int lg_backward (lg_Arena *A, lg_Value *root, double seed);
+/* Sets grad to 0 on root and every Value it depends on. */
+LG_API int lg_zero_grad (lg_Arena *A, lg_Value *root);
+
+/* ---- the op table ---------------------------------------------------------- */
+
+/* Ops are numbered 0 .. lg_op_count()-1; op 0 is "leaf". */
+LG_API int lg_op_count (void);
+/* The op's name as Value.op shows it ("+", "exp", "sum", ...), NULL for a bad index. */
+LG_API const char *lg_op_name (int op);
+/* Its number of arguments: 1 or 2, or -1 for any number (sum, dot). */
+LG_API int lg_op_arity (int op);
+/* The index of the op named name (by its Value.op name or its Lua function name, e.g.
+   "^" or "pow"), or -1. */
+LG_API int lg_op_find (const char *name);
+
+/* ---- Lua ------------------------------------------------------------------- */
+
+struct lua_State;
+/* Opens the module (as require("luagrad") would) and pushes its table. Lua 5.4. */
+LG_API int luaopen_luagrad (struct lua_State *L);
+/* The C part alone, as the module luagrad.core. */
+LG_API int luaopen_luagrad_core (struct lua_State *L);
+/* Registers "luagrad", "luagrad.core" and the module's Lua parts in package.preload, so that
+   require finds them with no search path set (what the luagrad command does). */
+LG_API void lg_preload (struct lua_State *L);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

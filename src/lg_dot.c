@@ -1,0 +1,120 @@
+/*
+** lg_dot.c: Graphviz DOT text for a graph (one record per Value, one node per operation,
+** edges in the forward direction), and the small text buffer it writes into.
+*/
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include "lg_internal.h"
+
+/* ---- buffer ---------------------------------------------------------------------- */
+
+void lgI_bufinit (lg_Buffer *B, lg_Work *W) {
+  B->W = W;
+  B->len = 0;
+  B->err = LG_OK;
+}
+
+void lgI_bufadd (lg_Buffer *B, const char *s, size_t len) {
+  lg_Work *W = B->W;
+  if (B->err != LG_OK) return;
+  if (W->ntext - B->len < len) {
+    size_t ncap = (W->ntext < 256) ? 256 : W->ntext;
+    char *ns;
+    while (ncap - B->len < len) {
+      if (ncap > (size_t)-1 / 2) { B->err = LG_EMEM; return; }
+      ncap *= 2;
+    }
+    ns = (char *)lgI_alloc(W, W->text, W->ntext, ncap);
+    if (ns == NULL) { B->err = LG_EMEM; return; }
+    W->text = ns;
+    W->ntext = ncap;
+  }
+  memcpy(W->text + B->len, s, len);
+  B->len += len;
+}
+
+void lgI_bufaddstr (lg_Buffer *B, const char *s) { lgI_bufadd(B, s, strlen(s)); }
+
+const char *lgI_fmtnum (char *buf, double x) {
+  char point = localeconv()->decimal_point[0];
+  char *p;
+  snprintf(buf, 32, "%.14g", x);
+  if (point != '.' && (p = strchr(buf, point)) != NULL) *p = '.';
+  return buf;
+}
+
+void lgI_bufaddnum (lg_Buffer *B, double x) {
+  char buf[32];
+  lgI_bufaddstr(B, lgI_fmtnum(buf, x));
+}
+
+/* ---- DOT ------------------------------------------------------------------------- */
+
+/* Appends s escaped for a record label: braces, bars, angles, quotes and backslashes. */
+static void addescaped (lg_Buffer *B, const char *s) {
+  for (; *s; s++) {
+    char c = *s;
+    if (strchr("{}|<>\"\\", c) != NULL) lgI_bufadd(B, "\\", 1);
+    if ((unsigned char)c < 32) c = ' ';
+    lgI_bufadd(B, &c, 1);
+  }
+}
+
+static void addid (lg_Buffer *B, const char *prefix, size_t id, const char *suffix) {
+  char buf[128];
+  snprintf(buf, sizeof buf, "%s%zu%s", prefix, id, suffix);
+  lgI_bufaddstr(B, buf);
+}
+
+/* Node ids are positions in the order; during the walk each node's adj (0 outside backward)
+   holds its id so that an argument's id is one load away, and is cleared at the end. */
+static void addnode (lg_Buffer *B, const lg_Value *v, size_t id, const char *label) {
+  uint32_t i;
+  addid(B, "  v", id, " [shape=record, label=\"{ ");
+  if (label != NULL) {
+    addescaped(B, label);
+    lgI_bufaddstr(B, " | ");
+  }
+  lgI_bufaddstr(B, "data ");
+  lgI_bufaddnum(B, v->data);
+  lgI_bufaddstr(B, " | grad ");
+  lgI_bufaddnum(B, v->grad);
+  lgI_bufaddstr(B, " }\"];\n");
+  if (v->n == 0) return;
+  addid(B, "  v", id, "op [shape=circle, label=\"");
+  addescaped(B, lgI_ops[v->op].name);
+  lgI_bufaddstr(B, "\"];\n");
+  for (i = 0; i < v->n; i++) {
+    if (lgI_isconst(v, i)) {
+      char kid[64];
+      snprintf(kid, sizeof kid, "k%zu_%u", id, (unsigned)i);
+      lgI_bufaddstr(B, "  ");
+      lgI_bufaddstr(B, kid);
+      lgI_bufaddstr(B, " [shape=plaintext, label=\"");
+      lgI_bufaddnum(B, v->in[i].k);
+      lgI_bufaddstr(B, "\"];\n  ");
+      lgI_bufaddstr(B, kid);
+    }
+    else addid(B, "  v", (size_t)v->in[i].v->adj, "");
+    addid(B, " -> v", id, "op;\n");
+  }
+  addid(B, "  v", id, "op -> ");
+  addid(B, "v", id, ";\n");
+}
+
+int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud, lg_Buffer *B) {
+  size_t i;
+  int err = lgI_toposort(W, root);
+  if (err != LG_OK) return err;
+  lgI_bufaddstr(B, "digraph luagrad {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
+  for (i = 0; i < W->count; i++) {
+    lg_Value *v = W->order[i];
+    v->adj = (double)(i + 1);
+    addnode(B, v, i + 1, (v->flags & LGI_LABELED) ? label(ud, v) : NULL);
+  }
+  lgI_bufaddstr(B, "}\n");
+  for (i = 0; i < W->count; i++) W->order[i]->adj = 0.0;
+  lgI_unmark(W);
+  return B->err;
+}

@@ -1,0 +1,197 @@
+/*
+** lg_graph.c: nodes, the order of a graph, backward and zero_grad. Every traversal is a loop
+** over an explicit stack: graph depth is unbounded.
+*/
+#include <string.h>
+#include "lg_internal.h"
+
+/* ---- nodes ------------------------------------------------------------------- */
+
+static size_t maskwords (uint32_t n) {
+  return (n <= LGI_INLINEMASK) ? 0 : ((size_t)n + 63) / 64;
+}
+
+size_t lgI_nodesize (uint32_t n) {
+  return LGI_HEADSIZE + (size_t)n * sizeof(lg_Slot) + maskwords(n) * sizeof(uint64_t);
+}
+
+lg_Value *lgI_initnode (void *mem, int op, uint32_t n) {
+  lg_Value *v = (lg_Value *)mem;
+  memset(v, 0, lgI_nodesize(n));
+  v->op = (uint8_t)op;
+  v->n = n;
+  return v;
+}
+
+static void setmask (lg_Value *v, uint32_t i, int isconst) {
+  if (v->n <= LGI_INLINEMASK) {
+    if (isconst) v->kmask |= (uint16_t)(1u << i);
+    else v->kmask &= (uint16_t)~(1u << i);
+  }
+  else {
+    uint64_t *bits = (uint64_t *)(v->in + v->n);
+    uint64_t bit = (uint64_t)1 << (i & 63);
+    if (isconst) bits[i >> 6] |= bit;
+    else bits[i >> 6] &= ~bit;
+  }
+}
+
+void lgI_setarg (lg_Value *v, uint32_t i, lg_Value *parent) {
+  v->in[i].v = parent;
+  setmask(v, i, 0);
+}
+
+void lgI_setconst (lg_Value *v, uint32_t i, double k) {
+  v->in[i].k = k;
+  setmask(v, i, 1);
+}
+
+void lgI_forward (lg_Value *v, double *x) {
+  uint32_t i;
+  for (i = 0; i < v->n; i++) x[i] = lgI_argdata(v, i);
+  v->data = lgI_ops[v->op].forward((int)v->n, x);
+}
+
+/* ---- scratch memory ---------------------------------------------------------- */
+
+void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud) {
+  memset(W, 0, sizeof(*W));
+  W->allocf = allocf;
+  W->ud = ud;
+}
+
+void *lgI_alloc (lg_Work *W, void *p, size_t osize, size_t nsize) {
+  return W->allocf(W->ud, p, osize, nsize);
+}
+
+void lgI_workfree (lg_Work *W) {
+  lgI_alloc(W, W->stack, W->nstack * sizeof(lg_Value *), 0);
+  lgI_alloc(W, W->order, W->norder * sizeof(lg_Value *), 0);
+  lgI_alloc(W, W->x, W->nx * sizeof(double), 0);
+  lgI_alloc(W, W->text, W->ntext, 0);
+  W->stack = W->order = NULL;
+  W->x = NULL;
+  W->text = NULL;
+  W->nstack = W->norder = W->nx = W->ntext = 0;
+}
+
+/* Grows *buf (of *cap elements of size elem) to hold at least need; LG_EMEM on failure. */
+static int grow (lg_Work *W, void **buf, size_t *cap, size_t need, size_t elem) {
+  size_t ncap = (*cap < 64) ? 64 : *cap;
+  void *nb;
+  if (need <= *cap) return LG_OK;
+  while (ncap < need) {
+    if (ncap > ((size_t)-1 / 2) / elem) return LG_EMEM;
+    ncap *= 2;
+  }
+  nb = lgI_alloc(W, *buf, *cap * elem, ncap * elem);
+  if (nb == NULL) return LG_EMEM;
+  *buf = nb;
+  *cap = ncap;
+  return LG_OK;
+}
+
+int lgI_reservex (lg_Work *W, size_t n) {
+  return grow(W, (void **)&W->x, &W->nx, n, sizeof(double));
+}
+
+/* ---- order ----------------------------------------------------------------------- */
+
+void lgI_unmark (lg_Work *W) {
+  size_t i;
+  for (i = 0; i < W->count; i++) W->order[i]->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE);
+}
+
+/* Clears the marks left by a toposort that failed part way: nodes already ordered and
+   nodes still on the stack. */
+static int abandon (lg_Work *W, size_t sp) {
+  size_t i;
+  for (i = 0; i < sp; i++) W->stack[i]->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE);
+  lgI_unmark(W);
+  W->count = 0;
+  return LG_EMEM;
+}
+
+/*
+** Iterative DFS post-order. A node is marked when first expanded (its unmarked parents are
+** pushed) and emitted when met again on top of the stack with all its parents done. A node
+** may be pushed twice before it is expanded; the later copy finds it marked and drops it.
+*/
+int lgI_toposort (lg_Work *W, lg_Value *root) {
+  size_t sp = 0;
+  W->count = 0;
+  W->maxn = 0;
+  if (grow(W, (void **)&W->stack, &W->nstack, 1, sizeof(lg_Value *)) != LG_OK)
+    return LG_EMEM;
+  W->stack[sp++] = root;
+  while (sp > 0) {
+    lg_Value *v = W->stack[sp - 1];
+    if (!(v->flags & LGI_MARKED)) {  /* first visit: expand */
+      uint32_t i;
+      v->flags |= LGI_MARKED;
+      if (grow(W, (void **)&W->stack, &W->nstack, sp + v->n, sizeof(lg_Value *)) != LG_OK)
+        return abandon(W, sp);
+      for (i = v->n; i-- > 0; ) {  /* reversed, so the first argument comes out first */
+        if (!lgI_isconst(v, i) && !(v->in[i].v->flags & LGI_MARKED))
+          W->stack[sp++] = v->in[i].v;
+      }
+    }
+    else {
+      sp--;
+      if (!(v->flags & LGI_DONE)) {  /* all parents done: emit */
+        if (grow(W, (void **)&W->order, &W->norder, W->count + 1, sizeof(lg_Value *)) != LG_OK)
+          return abandon(W, sp + 1);
+        v->flags |= LGI_DONE;
+        W->order[W->count++] = v;
+        if (v->n > W->maxn) W->maxn = v->n;
+      }
+    }
+  }
+  return LG_OK;
+}
+
+/* ---- backward ------------------------------------------------------------------- */
+
+/* Pushes v's adjoint to its parents' adjoints through the op's derivative. x holds 2n
+   doubles: argument values, then partials. */
+static void pushadjoint (lg_Value *v, double *x) {
+  uint32_t i, n = v->n;
+  double *dx = x + n;
+  for (i = 0; i < n; i++) x[i] = lgI_argdata(v, i);
+  lgI_ops[v->op].backward((int)n, x, v->data, v->adj, dx);
+  for (i = 0; i < n; i++) {
+    if (!lgI_isconst(v, i)) v->in[i].v->adj += dx[i];
+  }
+}
+
+/*
+** Adjoints accumulate in the scratch field adj and are added to grad at the end, so a
+** second backward adds the same amounts again, for intermediates as for leaves.
+*/
+int lgI_backward (lg_Work *W, lg_Value *root, double seed) {
+  size_t i;
+  int err = lgI_toposort(W, root);
+  if (err != LG_OK) return err;
+  if (lgI_reservex(W, 2 * W->maxn) != LG_OK) {
+    lgI_unmark(W);
+    return LG_EMEM;
+  }
+  root->adj = seed;
+  for (i = W->count; i-- > 0; ) {  /* children before parents */
+    lg_Value *v = W->order[i];
+    if (v->n > 0) pushadjoint(v, W->x);
+    v->grad += v->adj;
+    v->adj = 0.0;
+    v->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE);
+  }
+  return LG_OK;
+}
+
+int lgI_zerograd (lg_Work *W, lg_Value *root) {
+  size_t i;
+  int err = lgI_toposort(W, root);
+  if (err != LG_OK) return err;
+  for (i = 0; i < W->count; i++) W->order[i]->grad = 0.0;
+  lgI_unmark(W);
+  return LG_OK;
+}

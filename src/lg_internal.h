@@ -1,0 +1,150 @@
+/*
+** lg_internal.h: what the core's files share. Never installed; knows nothing of Lua.
+*/
+#ifndef LG_INTERNAL_H
+#define LG_INTERNAL_H
+
+#include <stdint.h>
+#include "luagrad.h"
+
+#if defined(__GNUC__)
+#define LGI_FUNC __attribute__((visibility("hidden"))) extern
+#else
+#define LGI_FUNC extern
+#endif
+
+/* An argument slot of a node: a parent Value or a folded constant (constants never become
+   nodes). Which one it holds is recorded in the node's constant mask. */
+typedef union lg_Slot {
+  lg_Value *v;
+  double k;
+} lg_Slot;
+
+/*
+** A node. The caller owns its memory (a Lua userdata, or an arena block) and hands it to
+** lgI_initnode; lgI_nodesize tells how much it needs. Layout: 32 bytes, then one slot per
+** argument, then (for more than LGI_INLINEMASK arguments) a bitmap of which are constants.
+*/
+struct lg_Value {
+  double data;
+  double grad;
+  double adj;        /* scratch adjoint, 0 outside backward */
+  uint32_t n;        /* number of argument slots */
+  uint8_t op;        /* index into lgI_ops */
+  uint8_t flags;     /* LGI_MARK* during traversals, LGI_LABELED */
+  uint16_t kmask;    /* bit i: slot i is a constant (i < LGI_INLINEMASK) */
+  lg_Slot in[];      /* n slots, then the bitmap when n > LGI_INLINEMASK */
+};
+
+#define LGI_INLINEMASK 16
+#define LGI_HEADSIZE offsetof(lg_Value, in)
+
+#define LGI_MARKED 1u    /* visited by the current traversal */
+#define LGI_DONE 2u      /* emitted in post-order */
+#define LGI_LABELED 4u   /* the binding holds a label for it */
+
+/* Forward: y = f(x[0..n-1]). Backward: dx[i] = g * dy/dx[i], given x, y and g = dJ/dy. */
+typedef double (*lgI_Forward) (int n, const double *x);
+typedef void (*lgI_Backward) (int n, const double *x, double y, double g, double *dx);
+
+#define LGI_VARIADIC (-1)   /* any number of arguments, as a list */
+#define LGI_PAIRS (-2)      /* a list of pairs (x1, y1, x2, y2, ...), as two lists */
+
+typedef struct lg_OpDef {
+  const char *name;     /* as Value.op and the graph printer show it */
+  const char *luaname;  /* lg.<luaname> and v:<luaname>(); NULL for operator-only ops */
+  const char *metamethod;  /* "__add", ...; NULL if none */
+  int arity;            /* 0 (leaf), 1, 2, LGI_VARIADIC or LGI_PAIRS */
+  lgI_Forward forward;
+  lgI_Backward backward;
+} lg_OpDef;
+
+LGI_FUNC const lg_OpDef lgI_ops[];
+LGI_FUNC const int lgI_nops;
+#define LGI_LEAF 0
+
+static inline int lgI_isconst (const lg_Value *v, uint32_t i) {
+  if (v->n <= LGI_INLINEMASK) return (v->kmask >> i) & 1u;
+  else {
+    const uint64_t *bits = (const uint64_t *)(v->in + v->n);
+    return (int)((bits[i >> 6] >> (i & 63)) & 1u);
+  }
+}
+
+static inline double lgI_argdata (const lg_Value *v, uint32_t i) {
+  return lgI_isconst(v, i) ? v->in[i].k : v->in[i].v->data;
+}
+
+/* Bytes a node with n argument slots needs. */
+LGI_FUNC size_t lgI_nodesize (uint32_t n);
+/* Makes mem (lgI_nodesize(n) bytes) a node of op with n slots, all constants 0 for now;
+   the caller then sets slots with lgI_setarg/lgI_setconst and calls lgI_forward. */
+LGI_FUNC lg_Value *lgI_initnode (void *mem, int op, uint32_t n);
+LGI_FUNC void lgI_setarg (lg_Value *v, uint32_t i, lg_Value *parent);
+LGI_FUNC void lgI_setconst (lg_Value *v, uint32_t i, double k);
+/* Computes v->data from the arguments; x is scratch for at least v->n doubles. */
+LGI_FUNC void lgI_forward (lg_Value *v, double *x);
+
+/* ---- scratch memory for traversals ----------------------------------------- */
+
+/* Growable buffers for traversals. Owned by whoever runs them (a lua_State's registry, an
+   arena), never static, so several threads can work at once. */
+typedef struct lg_Work {
+  lg_Alloc allocf;
+  void *ud;
+  lg_Value **stack; size_t nstack;   /* DFS stack */
+  lg_Value **order; size_t norder;   /* post-order result */
+  double *x; size_t nx;              /* argument values and partials, 2 per slot */
+  char *text; size_t ntext;          /* text being written (the graph printer) */
+  size_t count;                      /* nodes in order after lgI_toposort */
+  size_t maxn;                       /* largest n among them */
+} lg_Work;
+
+LGI_FUNC void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud);
+LGI_FUNC void lgI_workfree (lg_Work *W);
+LGI_FUNC void *lgI_alloc (lg_Work *W, void *p, size_t osize, size_t nsize);
+/* Ensures room for n doubles in W->x; LG_EMEM on failure. */
+LGI_FUNC int lgI_reservex (lg_Work *W, size_t n);
+
+/* W->order[0 .. W->count-1] := every node root depends on, parents before children, with
+   LGI_MARKED set on each; LG_EMEM (and no marks left) on failure. lgI_unmark clears them. */
+LGI_FUNC int lgI_toposort (lg_Work *W, lg_Value *root);
+LGI_FUNC void lgI_unmark (lg_Work *W);
+LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
+LGI_FUNC int lgI_zerograd (lg_Work *W, lg_Value *root);
+
+/* ---- text ------------------------------------------------------------------- */
+
+/* Text appended to W->text (so the text always has an owner, even if the caller's use of it
+   fails); the first failed append sets err and later appends do nothing. */
+typedef struct lg_Buffer {
+  lg_Work *W;
+  size_t len;
+  int err;   /* LG_EMEM once any append failed */
+} lg_Buffer;
+
+LGI_FUNC void lgI_bufinit (lg_Buffer *B, lg_Work *W);
+LGI_FUNC void lgI_bufadd (lg_Buffer *B, const char *s, size_t len);
+LGI_FUNC void lgI_bufaddstr (lg_Buffer *B, const char *s);
+LGI_FUNC void lgI_bufaddnum (lg_Buffer *B, double x);
+/* x as "%.14g" with '.' as the decimal point whatever the locale; buf of 32 bytes. */
+LGI_FUNC const char *lgI_fmtnum (char *buf, double x);
+
+/* The label of a node for the graph printer, or NULL. */
+typedef const char *(*lgI_Labeler) (void *ud, const lg_Value *v);
+/* Appends Graphviz DOT text for the graph ending at root. */
+LGI_FUNC int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud,
+                        lg_Buffer *B);
+
+/* ---- the module's Lua parts, compiled in (generated from the files in lua/luagrad) ------ */
+
+typedef struct lg_Source {
+  const char *module;     /* "luagrad", "luagrad.nn", ... */
+  const char *chunkname;  /* "=luagrad/init.lua", ... */
+  const char *text;
+  size_t len;
+} lg_Source;
+
+LGI_FUNC const lg_Source lgI_sources[];   /* ends with a NULL module */
+
+#endif
