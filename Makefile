@@ -1,0 +1,35 @@
+# The two commands: `make run` (the lecture example) and `make test` (every test).
+# Both install missing Debian packages (as root), configure and build first.
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+PREFIX ?= /usr/local
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build run test install examples clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j2
+
+run: build
+	$(BUILD)/luagrad examples/lecture.lua $(BUILD)
+
+examples: build
+	$(BUILD)/luagrad examples/lecture.lua $(BUILD)
+	$(BUILD)/luagrad examples/logistic_regression.lua
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j2
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD)

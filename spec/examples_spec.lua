@@ -1,0 +1,79 @@
+-- The examples run with the built luagrad command and print what they promise.
+local bin = os.getenv("LUAGRAD_BIN") or "build/luagrad"
+local examples = os.getenv("LUAGRAD_EXAMPLES") or "examples"
+
+local function run (args)
+  local p = assert(io.popen(bin .. " " .. args .. " 2>&1; echo \"status:$?\""))
+  local out = p:read("*a")
+  p:close()
+  local status = tonumber(out:match("status:(%d+)%s*$"))
+  return out:gsub("status:%d+%s*$", ""), status
+end
+
+describe("examples/lecture.lua", function ()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  local out, status = run(examples .. "/lecture.lua " .. dir)
+
+  it("runs to the end", function ()
+    assert.are.equal(0, status)
+  end)
+
+  it("prints the forward values u = 6, v = 11, J = 33", function ()
+    assert.truthy(out:find("u = b*c = 6.0", 1, true))
+    assert.truthy(out:find("v = a+u = 11.0", 1, true))
+    assert.truthy(out:find("J = 3v = 33.0", 1, true))
+  end)
+
+  it("prints each dvar from backward beside the slope of a 0.001 nudge", function ()
+    for name, g in pairs({v = 3, a = 3, u = 3, b = 6, c = 9}) do
+      local back, nudge = out:match("dJ/d" .. name .. "%s+(%S+)%s+(%S+)")
+      assert.are.equal(g, tonumber(back))
+      assert.is_true(math.abs(tonumber(nudge) - g) < 1e-6)
+    end
+  end)
+
+  it("writes the graph as DOT text", function ()
+    local f = assert(io.open(dir .. "/lecture.dot"))
+    local dot = f:read("*a")
+    f:close()
+    assert.truthy(dot:match("^digraph"))
+    assert.truthy(dot:find("{ J | data 33 | grad 1 }", 1, true))
+    assert.truthy(dot:find("{ c | data 2 | grad 9 }", 1, true))
+  end)
+
+  it("renders lecture.svg when Graphviz is installed", function ()
+    if not os.execute("command -v dot >/dev/null 2>&1") then
+      pending("Graphviz's dot is not installed")
+      return
+    end
+    local f = assert(io.open(dir .. "/lecture.svg"))
+    assert.truthy(f:read("*a"):find("<svg", 1, true))
+    f:close()
+  end)
+
+  teardown(function () os.execute("rm -rf " .. dir) end)
+end)
+
+describe("examples/logistic_regression.lua", function ()
+  local out, status = run(examples .. "/logistic_regression.lua")
+
+  it("runs to the end", function ()
+    assert.are.equal(0, status)
+  end)
+
+  it("prints a loss that falls from log 2", function ()
+    local losses = {}
+    for l in out:gmatch("loss (%d+%.%d+)") do losses[#losses + 1] = tonumber(l) end
+    assert.is_true(#losses >= 5)
+    assert.is_true(math.abs(losses[1] - math.log(2)) < 1e-4)
+    for i = 2, #losses do assert.is_true(losses[i] < losses[i - 1]) end
+    assert.is_true(losses[#losses] < 0.2)
+  end)
+
+  it("classifies at least 90% of the points", function ()
+    local correct, total = out:match("accuracy (%d+)/(%d+)")
+    assert.is_true(tonumber(correct) / tonumber(total) >= 0.9)
+  end)
+end)
