@@ -1,0 +1,1041 @@
+-- Every operation of luagrad: forward values, derivatives (one table-driven central-difference
+-- check, one row per op), exact values, PyTorch's conventions at non-differentiable points,
+-- numbers in and numbers out, op names, the n-ary sum and dot, and comparisons.
+-- Run: lua5.4 /usr/bin/busted "--lpath=lua/?.lua;lua/?/init.lua" "--cpath=build/lua/?.so" spec/ops_spec.lua
+-- (busted --lua=lua5.4 re-executes itself through a shell and splits that lpath at the ';')
+
+local lg = require("luagrad")
+
+local H = 1e-6          -- central-difference step
+local DTOL = 1e-6       -- derivative tolerance, relative above 1 and absolute below
+local FTOL = 1e-12      -- forward-value tolerance, the same way
+local inf = math.huge
+
+local function isnan (x) return x ~= x end
+
+-- asserts |expected - actual| <= tol * max(1, |expected|)
+local function near (expected, actual, tol, what)
+  assert.near(expected, actual, tol * math.max(1, math.abs(expected)), what)
+end
+
+local function isfloat (x)
+  if math.type then assert.equal("float", math.type(x)) end
+  assert.equal("number", type(x))
+end
+
+-- Plain-Lua references, written out where Lua's math library has no such function
+-- (math.tanh is gone from 5.4 unless built with compatibility).
+local function tanh (x)
+  local t = math.exp(-2 * math.abs(x))
+  local y = (1 - t) / (1 + t)
+  if x < 0 then return -y else return y end
+end
+local function sigmoid (x) return 1 / (1 + math.exp(-x)) end
+local function relu (x) return math.max(x, 0) end
+local function neg (x) return -x end
+
+local function cd1 (f, x)
+  return (f(x + H) - f(x - H)) / (2 * H)
+end
+
+--[[ The gradient-check table, one row per op.
+Unary rows: name, plain-Lua function, points (inside the domain; negative, near zero and
+larger values), and exact = true where the module function on a number must equal the
+plain-Lua one bit for bit (both are the C library's function).
+Binary rows: name (the v.op it makes), plain-Lua function, the forms that make it
+(method forms need a Value first), points {a, b} for every form, and extra points checked
+only for Value op number. Numbers in the points are integers or floats as written. ]]
+local UNARY = {
+  {"neg",     neg,      {-2.5, -1e-3, 0, 1e-3, 3, 40}},
+  {"exp",     math.exp, {-3, -1e-3, 0, 1e-3, 0.5, 4.5}, exact = true},
+  {"log",     math.log, {1e-2, 0.3, 1, 2.5, 50}, exact = true},
+  {"sqrt",    math.sqrt, {1e-2, 0.25, 1, 2, 100}, exact = true},
+  {"sin",     math.sin, {-2.5, -1e-3, 0, 1, 3.5, 10}, exact = true},
+  {"cos",     math.cos, {-2.5, -1e-3, 0, 1, 3.5, 10}, exact = true},
+  {"tan",     math.tan, {-1.2, -1e-3, 0, 0.7, 1.4}, exact = true},
+  {"tanh",    tanh,     {-3, -0.4, -1e-3, 0, 0.5, 5}},
+  {"sigmoid", sigmoid,  {-30, -2, -1e-3, 0, 1.5, 30}},
+  {"relu",    relu,     {-2, -1e-3, 1e-3, 0.5, 7}},
+  {"abs",     math.abs, {-2, -1e-3, 1e-3, 3}, exact = true},
+}
+
+local ANYWHERE = {{-2, 3}, {0.5, -1e-3}, {1e-3, 0}, {4, 7.5}, {-10, -0.25}, {0, 0}, {3, 3}}
+
+local BINARY = {
+  {"+", function (a, b) return a + b end,
+    {{"a + b", function (a, b) return a + b end}}, ANYWHERE},
+  {"-", function (a, b) return a - b end,
+    {{"a - b", function (a, b) return a - b end}}, ANYWHERE},
+  {"*", function (a, b) return a * b end,
+    {{"a * b", function (a, b) return a * b end}}, ANYWHERE},
+  {"/", function (a, b) return a / b end,
+    {{"a / b", function (a, b) return a / b end}},
+    {{-2, 3}, {0.5, -0.1}, {1e-3, 2}, {4, 7.5}, {-10, -0.25}, {0, 1.5}, {7, 7}}},
+  {"^", function (a, b) return a ^ b end,
+    {{"a ^ b", function (a, b) return a ^ b end},
+     {"lg.pow(a, b)", function (a, b) return lg.pow(a, b) end},
+     {"a:pow(b)", function (a, b) return a:pow(b) end, method = true}},
+    {{0.5, 2}, {2, -1.5}, {0.1, 3}, {1e-2, 1.5}, {3, 0.5}, {1.5, 0}, {7, 2.5}, {2, 3}},
+    vnum = {{-1.5, 3}, {-2, 2}, {-0.5, -1}, {0, 2}, {-3, 0}, {-1e-3, 2}}},
+  {"max", math.max,
+    {{"lg.max(a, b)", function (a, b) return lg.max(a, b) end},
+     {"a:max(b)", function (a, b) return a:max(b) end, method = true}},
+    {{-2, 3}, {3, -2}, {0.5, 0.499}, {1e-3, -1e-3}, {7, 7.5}, {-10, 0}}},
+  {"min", math.min,
+    {{"lg.min(a, b)", function (a, b) return lg.min(a, b) end},
+     {"a:min(b)", function (a, b) return a:min(b) end, method = true}},
+    {{-2, 3}, {3, -2}, {0.5, 0.499}, {1e-3, -1e-3}, {7, 7.5}, {-10, 0}}},
+}
+
+local checked = {}   -- row name -> true once its checks are defined
+
+local function row (rows, name)
+  for _, r in ipairs(rows) do
+    if r[1] == name then return r end
+  end
+  error("no gradient-check row for " .. name)
+end
+
+-- The central-difference checks for unary op `name`, as `it`s of the current describe, for
+-- each form {label, function (x) ... end} that users write the op in.
+local function unary_checks (name, forms)
+  local r = row(UNARY, name)
+  local f, points = r[2], r[3]
+  checked[name] = true
+  for _, form in ipairs(forms) do
+    it(form[1] .. " agrees with the plain-Lua value and a central difference at " ..
+       table.concat(points, ", "), function ()
+      for _, x0 in ipairs(points) do
+        local x = lg.value(x0)
+        local y = form[2](x)
+        assert.equal(name, y.op)
+        assert.equal(0, y.grad)
+        y:backward()
+        local at = name .. " at " .. x0
+        near(f(x0), y.data, FTOL, at)
+        near(cd1(f, x0), x.grad, DTOL, at)
+        assert.equal(1, y.grad)
+      end
+    end)
+  end
+  if lg[name] then
+    it("lg." .. name .. " of a plain number is a plain number with the same value", function ()
+      for _, x0 in ipairs(points) do
+        local y = lg[name](x0)
+        assert.equal("number", type(y))
+        if r.exact then assert.equal(f(x0), y)
+        else near(f(x0), y, FTOL, name .. " at " .. x0) end
+      end
+    end)
+  end
+end
+
+local function binary_case (form, f, name, a0, b0, mix)
+  local a, b = lg.value(a0), lg.value(b0)
+  local y
+  if mix == "vv" then y = form[2](a, b)
+  elseif mix == "vn" then y = form[2](a, b0)
+  else y = form[2](a0, b) end
+  local at = form[1] .. " at " .. a0 .. ", " .. b0 .. " (" .. mix .. ")"
+  assert.equal(name, y.op, at)
+  y:backward()
+  near(f(a0, b0), y.data, FTOL, at)
+  local da = (f(a0 + H, b0) - f(a0 - H, b0)) / (2 * H)
+  local db = (f(a0, b0 + H) - f(a0, b0 - H)) / (2 * H)
+  if mix ~= "nv" then near(da, a.grad, DTOL, "d/da of " .. at) else assert.equal(0, a.grad) end
+  if mix ~= "vn" then near(db, b.grad, DTOL, "d/db of " .. at) else assert.equal(0, b.grad) end
+end
+
+local function fmtpoints (points)
+  local s = {}
+  for i, p in ipairs(points) do s[i] = "(" .. p[1] .. ", " .. p[2] .. ")" end
+  return table.concat(s, " ")
+end
+
+-- The central-difference checks for binary op `name`, in each of its forms.
+local function binary_checks (name)
+  local r = row(BINARY, name)
+  local f, forms, points = r[2], r[3], r[4]
+  checked[name] = true
+  for _, form in ipairs(forms) do
+    it(form[1] .. " of two Values agrees with a central difference in each argument at " ..
+       fmtpoints(points), function ()
+      for _, p in ipairs(points) do binary_case(form, f, name, p[1], p[2], "vv") end
+    end)
+    it(form[1] .. " of a Value and a number agrees with a central difference", function ()
+      for _, p in ipairs(points) do binary_case(form, f, name, p[1], p[2], "vn") end
+      for _, p in ipairs(r.vnum or {}) do binary_case(form, f, name, p[1], p[2], "vn") end
+    end)
+    if not form.method then
+      it(form[1] .. " of a number and a Value agrees with a central difference", function ()
+        for _, p in ipairs(points) do binary_case(form, f, name, p[1], p[2], "nv") end
+      end)
+    end
+    it(form[1] .. " takes integer and float numbers alike", function ()
+      local moved = 0   -- total |gradient| seen, so that the test can tell something
+      for _, k in ipairs({1, 2, 3}) do
+        local a1, a2 = lg.value(1.5), lg.value(1.5)
+        local y1, y2 = form[2](a1, k), form[2](a2, k + 0.0)
+        y1:backward(); y2:backward()
+        assert.equal(f(1.5, k + 0.0), y1.data)
+        assert.equal(y1.data, y2.data)
+        assert.equal(a1.grad, a2.grad)
+        isfloat(y1.data)
+        moved = moved + math.abs(a1.grad)
+        if not form.method then
+          local b1, b2 = lg.value(1.5), lg.value(1.5)
+          local z1, z2 = form[2](k, b1), form[2](k + 0.0, b2)
+          z1:backward(); z2:backward()
+          assert.equal(f(k + 0.0, 1.5), z1.data)
+          assert.equal(z1.data, z2.data)
+          assert.equal(b1.grad, b2.grad)
+          isfloat(z1.data)
+          moved = moved + math.abs(b1.grad)
+        end
+      end
+      assert.is_true(moved > 0)
+    end)
+  end
+end
+
+local function grads (...)
+  local t = {}
+  for i, v in ipairs({...}) do t[i] = v.grad end
+  return t
+end
+
+
+describe("+", function ()
+  binary_checks("+")
+
+  it("gives the lecture's exact values for J = 3*(a + b*c) with a, b, c = 5, 3, 2", function ()
+    local a, b, c = lg.value(5, "a"), lg.value(3, "b"), lg.value(2, "c")
+    local J = 3 * (a + b * c)
+    J:backward()
+    assert.equal(33, J.data)
+    isfloat(J.data)
+    assert.same({3, 6, 9}, grads(a, b, c))
+    assert.equal("*", J.op)
+  end)
+
+  it("is exact on small integers and gives each argument gradient 1", function ()
+    local a, b = lg.value(2), lg.value(3)
+    local y = a + b
+    y:backward()
+    assert.equal(5, y.data)
+    assert.same({1, 1}, grads(a, b))
+    assert.equal(7.5, (a + 5.5).data)
+    assert.equal(9, (7 + a).data)
+  end)
+
+  it("of a Value with itself gives gradient 2", function ()
+    local a = lg.value(4)
+    local y = a + a
+    y:backward()
+    assert.equal(8, y.data)
+    assert.equal(2, a.grad)
+  end)
+end)
+
+describe("-", function ()
+  binary_checks("-")
+
+  it("gives gradients 1 and -1 exactly, with a number on either side", function ()
+    local a, b = lg.value(2), lg.value(5)
+    local y = a - b
+    y:backward()
+    assert.equal(-3, y.data)
+    assert.same({1, -1}, grads(a, b))
+    local c = lg.value(1.25)
+    local z = 10 - c
+    z:backward()
+    assert.equal(8.75, z.data)
+    assert.equal(-1, c.grad)
+  end)
+
+  it("of a Value with itself is 0 with gradient 0", function ()
+    local a = lg.value(4)
+    local y = a - a
+    y:backward()
+    assert.equal(0, y.data)
+    assert.equal(0, a.grad)
+  end)
+end)
+
+describe("*", function ()
+  binary_checks("*")
+
+  it("gives each argument the other's value as its gradient, exactly", function ()
+    local a, b = lg.value(-3), lg.value(0.5)
+    local y = a * b
+    y:backward()
+    assert.equal(-1.5, y.data)
+    assert.same({0.5, -3}, grads(a, b))
+  end)
+
+  it("of a Value with itself gives gradient 2a", function ()
+    local a = lg.value(-2.5)
+    local y = a * a
+    y:backward()
+    assert.equal(6.25, y.data)
+    assert.equal(-5, a.grad)
+  end)
+end)
+
+describe("/", function ()
+  binary_checks("/")
+
+  it("gives 1/b and -a/b^2 exactly where they are exact", function ()
+    local a, b = lg.value(3), lg.value(2)
+    local y = a / b
+    y:backward()
+    assert.equal(1.5, y.data)
+    assert.same({0.5, -0.75}, grads(a, b))
+  end)
+
+  it("divides by zero as IEEE does, without an error: 1/0 = inf", function ()
+    local a = lg.value(1)
+    local y
+    assert.has_no.errors(function () y = a / 0; y:backward() end)
+    assert.equal(inf, y.data)
+    assert.equal(inf, a.grad)
+    local b = lg.value(0)
+    local z
+    assert.has_no.errors(function () z = 1 / b; z:backward() end)
+    assert.equal(inf, z.data)
+    assert.equal(-inf, b.grad)
+    local c = lg.value(-2)
+    assert.equal(-inf, (c / 0).data)
+    local n = lg.value(0) / lg.value(0)
+    assert.is_true(isnan(n.data))
+  end)
+end)
+
+describe("^ (also lg.pow and v:pow)", function ()
+  binary_checks("^")
+
+  it("is exact on small integer powers and names its op ^ in every form", function ()
+    local x = lg.value(3)
+    local y = x ^ 2
+    y:backward()
+    assert.equal(9, y.data)
+    assert.equal(6, x.grad)
+    assert.equal("^", lg.pow(x, 2).op)
+    assert.equal("^", x:pow(2).op)
+    assert.equal("^", lg.pow(2, x).op)
+    assert.equal(8, (2 ^ lg.value(3)).data)
+    assert.equal(0.25, (lg.value(2) ^ -2).data)
+  end)
+
+  it("of two numbers through lg.pow is a plain number", function ()
+    local y = lg.pow(2, 3)
+    assert.equal("number", type(y))
+    assert.equal(8, y)
+    assert.equal(2 ^ 0.5, lg.pow(2, 0.5))
+  end)
+
+  it("gives x^0 derivative 0 with respect to x, even at x = 0", function ()
+    local x = lg.value(0)
+    local y = x ^ 0
+    y:backward()
+    assert.equal(1, y.data)
+    assert.equal(0, x.grad)
+    local x2, p = lg.value(0), lg.value(0)
+    local y2 = lg.pow(x2, p)
+    y2:backward()
+    assert.equal(1, y2.data)
+    assert.equal(0, x2.grad)
+    assert.equal(0, p.grad)   -- d/dy 0^y at y = 0 is 0 (PyTorch)
+    local x3 = lg.value(-4)
+    local y3 = x3:pow(0)
+    y3:backward()
+    assert.equal(0, x3.grad)
+  end)
+
+  it("gives x^y derivative 0 with respect to y where x = 0 and y >= 0", function ()
+    local x, y = lg.value(0), lg.value(2)
+    local z = x ^ y
+    z:backward()
+    assert.equal(0, z.data)
+    assert.equal(0, x.grad)
+    assert.equal(0, y.grad)
+    local w = lg.value(0.5)
+    local z2 = 0 ^ w     -- a number base
+    z2:backward()
+    assert.equal(0, z2.data)
+    assert.equal(0, w.grad)
+    local u = lg.value(0)
+    local z3 = 0 ^ u
+    z3:backward()
+    assert.equal(1, z3.data)
+    assert.equal(0, u.grad)
+  end)
+
+  it("gives NaN for d/dy (-2)^y, with no error", function ()
+    local y = lg.value(2)
+    local z
+    assert.has_no.errors(function () z = (-2) ^ y; z:backward() end)
+    assert.equal(4, z.data)
+    assert.is_true(isnan(y.grad))
+    local x, y2 = lg.value(-2), lg.value(2)
+    local z2 = lg.pow(x, y2)
+    z2:backward()
+    assert.equal(4, z2.data)
+    assert.equal(-4, x.grad)
+    assert.is_true(isnan(y2.grad))
+  end)
+
+  it("gives NaN for a negative base to a fractional power, with no error", function ()
+    local x = lg.value(-8)
+    local y
+    assert.has_no.errors(function () y = x ^ (1 / 3); y:backward() end)
+    assert.is_true(isnan(y.data))
+  end)
+end)
+
+describe("unary -", function ()
+  unary_checks("neg", {{"-x", function (x) return -x end}})
+
+  it("negates exactly, names its op neg, and gives gradient -1", function ()
+    local x = lg.value(3)
+    local y = -x
+    y:backward()
+    assert.equal(-3, y.data)
+    assert.equal("neg", y.op)
+    assert.equal(-1, x.grad)
+    local z = lg.value(2)
+    local w = -(-z)
+    w:backward()
+    assert.equal(2, w.data)
+    assert.equal(1, z.grad)
+  end)
+end)
+
+-- the forms of a unary op `name`: module function and method
+local function fn_forms (name)
+  return {
+    {"lg." .. name .. "(x)", function (x) return lg[name](x) end},
+    {"x:" .. name .. "()", function (x) return x[name](x) end},
+  }
+end
+
+describe("lg.exp", function ()
+  unary_checks("exp", fn_forms("exp"))
+
+  it("of a number is exactly math.exp's, and exp(0) is 1 with gradient 1", function ()
+    assert.equal(math.exp(1), lg.exp(1))
+    local x = lg.value(0)
+    local y = x:exp()
+    y:backward()
+    assert.equal(1, y.data)
+    assert.equal(1, x.grad)
+  end)
+
+  it("overflows to inf without an error", function ()
+    local x = lg.value(1000)
+    local y = lg.exp(x)
+    y:backward()
+    assert.equal(inf, y.data)
+    assert.equal(inf, x.grad)
+  end)
+end)
+
+describe("lg.log", function ()
+  unary_checks("log", fn_forms("log"))
+
+  it("gives log(1) = 0 with gradient 1 exactly", function ()
+    local x = lg.value(1)
+    local y = x:log()
+    y:backward()
+    assert.equal(0, y.data)
+    assert.equal(1, x.grad)
+    assert.equal(0.5, (function () local z = lg.value(2); lg.log(z):backward(); return z.grad end)())
+  end)
+
+  it("gives NaN for log(-1) and -inf for log(0), with no error", function ()
+    local a, b
+    assert.has_no.errors(function () a = lg.log(lg.value(-1)); b = lg.value(0):log() end)
+    assert.is_true(isnan(a.data))
+    assert.equal(-inf, b.data)
+    assert.is_true(isnan(lg.log(-1)))
+    assert.equal(-inf, lg.log(0))
+    local x = lg.value(0)
+    local y = lg.log(x)
+    assert.has_no.errors(function () y:backward() end)
+    assert.equal(inf, x.grad)
+    local x2 = lg.value(-1)
+    local y2 = lg.log(x2)
+    y2:backward()
+    assert.equal(-1, x2.grad)   -- 1/x, as PyTorch
+  end)
+end)
+
+describe("lg.sqrt", function ()
+  unary_checks("sqrt", fn_forms("sqrt"))
+
+  it("is exact on perfect squares with gradient 1/(2 sqrt x)", function ()
+    local x = lg.value(16)
+    local y = lg.sqrt(x)
+    y:backward()
+    assert.equal(4, y.data)
+    assert.equal(0.125, x.grad)
+  end)
+
+  it("has derivative +inf at 0 (sqrt'(0) = inf, as PyTorch)", function ()
+    local x = lg.value(0)
+    local y = x:sqrt()
+    y:backward()
+    assert.equal(0, y.data)
+    assert.equal(math.huge, x.grad)
+  end)
+
+  it("gives NaN for sqrt(-1), with no error", function ()
+    local x = lg.value(-1)
+    local y
+    assert.has_no.errors(function () y = lg.sqrt(x); y:backward() end)
+    assert.is_true(isnan(y.data))
+    assert.is_true(isnan(lg.sqrt(-1)))
+  end)
+end)
+
+describe("lg.sin", function ()
+  unary_checks("sin", fn_forms("sin"))
+
+  it("gives sin(0) = 0 with gradient cos(0) = 1 exactly", function ()
+    local x = lg.value(0)
+    local y = x:sin()
+    y:backward()
+    assert.equal(0, y.data)
+    assert.equal(1, x.grad)
+  end)
+end)
+
+describe("lg.cos", function ()
+  unary_checks("cos", fn_forms("cos"))
+
+  it("gives cos(0) = 1 with gradient -sin(0) = 0 exactly", function ()
+    local x = lg.value(0)
+    local y = lg.cos(x)
+    y:backward()
+    assert.equal(1, y.data)
+    assert.equal(0, x.grad)
+  end)
+end)
+
+describe("lg.tan", function ()
+  unary_checks("tan", fn_forms("tan"))
+
+  it("gives tan(0) = 0 with gradient 1 exactly", function ()
+    local x = lg.value(0)
+    local y = x:tan()
+    y:backward()
+    assert.equal(0, y.data)
+    assert.equal(1, x.grad)
+  end)
+end)
+
+describe("lg.tanh", function ()
+  unary_checks("tanh", fn_forms("tanh"))
+
+  it("gives tanh(0) = 0 with gradient 1, and saturates at +-1 with gradient 0", function ()
+    local x = lg.value(0)
+    local y = lg.tanh(x)
+    y:backward()
+    assert.equal(0, y.data)
+    assert.equal(1, x.grad)
+    local big = lg.value(40)
+    local s = big:tanh()
+    s:backward()
+    assert.equal(1, s.data)
+    assert.equal(0, big.grad)
+    assert.equal(-1, lg.tanh(-40))
+  end)
+end)
+
+describe("lg.sigmoid", function ()
+  unary_checks("sigmoid", fn_forms("sigmoid"))
+
+  it("gives sigmoid(0) = 0.5 with gradient 0.25 exactly", function ()
+    local x = lg.value(0)
+    local y = x:sigmoid()
+    y:backward()
+    assert.equal(0.5, y.data)
+    assert.equal(0.25, x.grad)
+  end)
+
+  it("stays finite and in [0, 1] far out, with no overflow to NaN", function ()
+    for _, x0 in ipairs({-1000, -745, 745, 1000}) do
+      local x = lg.value(x0)
+      local y = lg.sigmoid(x)
+      y:backward()
+      assert.is_false(isnan(y.data))
+      assert.is_true(y.data >= 0 and y.data <= 1)
+      assert.is_false(isnan(x.grad))
+      assert.near(0, x.grad, 1e-300)
+    end
+    assert.equal(1, lg.sigmoid(1000))
+    assert.equal(0, lg.sigmoid(-1000))
+  end)
+end)
+
+describe("lg.relu", function ()
+  unary_checks("relu", fn_forms("relu"))
+
+  it("passes positives with gradient 1 and clamps negatives to 0 with gradient 0", function ()
+    local p, n = lg.value(2.5), lg.value(-2.5)
+    local yp, yn = p:relu(), lg.relu(n)
+    yp:backward(); yn:backward()
+    assert.equal(2.5, yp.data)
+    assert.equal(0, yn.data)
+    assert.same({1, 0}, grads(p, n))
+  end)
+
+  it("has derivative 0 at 0 (relu'(0) = 0, as PyTorch)", function ()
+    local x = lg.value(0)
+    local y = lg.relu(x)
+    y:backward()
+    assert.equal(0, y.data)
+    assert.equal(0, x.grad)
+  end)
+
+  it("keeps NaN as NaN", function ()
+    local y = lg.relu(lg.value(0 / 0))
+    assert.is_true(isnan(y.data))
+    assert.is_true(isnan(lg.relu(0 / 0)))
+  end)
+end)
+
+describe("lg.abs", function ()
+  unary_checks("abs", fn_forms("abs"))
+
+  it("gives gradient sign(x) exactly", function ()
+    local p, n = lg.value(3), lg.value(-3)
+    local yp, yn = p:abs(), lg.abs(n)
+    yp:backward(); yn:backward()
+    assert.equal(3, yp.data)
+    assert.equal(3, yn.data)
+    assert.same({1, -1}, grads(p, n))
+  end)
+
+  it("has derivative 0 at 0 (abs'(0) = 0, as PyTorch)", function ()
+    local x = lg.value(0)
+    local y = x:abs()
+    y:backward()
+    assert.equal(0, y.data)
+    assert.equal(0, x.grad)
+  end)
+end)
+
+-- the checks shared by lg.max and lg.min
+local function maxmin_checks (name, f)
+  binary_checks(name)
+
+  it("sends the whole gradient to the " .. (name == "max" and "larger" or "smaller") ..
+     " argument", function ()
+    local a, b = lg.value(2), lg.value(5)
+    local y = lg[name](a, b)
+    y:backward()
+    assert.equal(f(2, 5), y.data)
+    if name == "max" then assert.same({0, 1}, grads(a, b))
+    else assert.same({1, 0}, grads(a, b)) end
+  end)
+
+  it("splits the gradient 0.5/0.5 on a tie of two Values (as PyTorch)", function ()
+    local a, b = lg.value(1.5), lg.value(1.5)
+    local y = lg[name](a, b)
+    y:backward()
+    assert.equal(1.5, y.data)
+    assert.same({0.5, 0.5}, grads(a, b))
+    local c, d = lg.value(-4), lg.value(-4)
+    local z = c[name](c, d)
+    z:backward(3)
+    assert.same({1.5, 1.5}, grads(c, d))
+  end)
+
+  it("gives a Value tied with a number half the gradient, in either order", function ()
+    local a, b = lg.value(2), lg.value(2)
+    local y1, y2 = lg[name](a, 2), lg[name](2.0, b)
+    y1:backward(); y2:backward()
+    assert.equal(2, y1.data)
+    assert.equal(2, y2.data)
+    assert.same({0.5, 0.5}, grads(a, b))
+    local c = lg.value(7)
+    local z = c[name](c, 7)
+    z:backward()
+    assert.equal(0.5, c.grad)
+  end)
+
+  it("of a Value with itself gives it the whole gradient", function ()
+    local a = lg.value(3)
+    local y = lg[name](a, a)
+    y:backward()
+    assert.equal(3, y.data)
+    assert.equal(1, a.grad)
+  end)
+
+  it("gives NaN data and gradient 0 to both arguments when either is NaN", function ()
+    for _, p in ipairs({{0 / 0, 1}, {1, 0 / 0}, {0 / 0, 0 / 0}}) do
+      local a, b = lg.value(p[1]), lg.value(p[2])
+      local y = lg[name](a, b)
+      assert.has_no.errors(function () y:backward() end)
+      assert.is_true(isnan(y.data))
+      assert.same({0, 0}, grads(a, b))
+    end
+    local c = lg.value(0 / 0)
+    local z = lg[name](c, 5)
+    z:backward()
+    assert.is_true(isnan(z.data))
+    assert.equal(0, c.grad)
+    assert.is_true(isnan(lg[name](0 / 0, 1)))
+  end)
+
+  it("of two numbers is a plain number; with a Value in either position it is a Value",
+     function ()
+    local y = lg[name](1, 2)
+    assert.equal("number", type(y))
+    assert.equal(f(1, 2), y)
+    assert.equal("value", lg.type(lg[name](lg.value(1), 2)))
+    assert.equal("value", lg.type(lg[name](1, lg.value(2))))
+    assert.equal(f(1, 2), lg[name](1, lg.value(2)).data)
+    assert.equal(f(1, 2), lg[name](lg.value(1), 2).data)
+    assert.equal(name, lg[name](1, lg.value(2)).op)
+  end)
+end
+
+describe("lg.max (also a:max(b))", function () maxmin_checks("max", math.max) end)
+describe("lg.min (also a:min(b))", function () maxmin_checks("min", math.min) end)
+
+describe("lg.<unary op> on plain numbers", function ()
+  it("returns plain numbers, the same as Lua's math library where it has the function",
+     function ()
+    assert.equal(math.exp(1), lg.exp(1))
+    assert.equal(math.log(2), lg.log(2))
+    assert.equal(math.sqrt(2), lg.sqrt(2))
+    assert.equal(math.sin(1), lg.sin(1))
+    assert.equal(math.cos(1), lg.cos(1))
+    assert.equal(math.tan(1), lg.tan(1))
+    assert.equal(3, lg.abs(-3))
+    assert.equal(0, lg.relu(-3))
+    assert.equal(3, lg.relu(3))
+    assert.equal(0.5, lg.sigmoid(0))
+    assert.equal(0, lg.tanh(0))
+    for _, name in ipairs({"exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
+                           "relu", "abs"}) do
+      assert.equal("number", type(lg[name](0.5)), name)
+    end
+  end)
+end)
+
+-- n distinct leaves 1..n and, for each, an intermediate 2*x_i that only the sum keeps
+local function leaves_and_doubles (n)
+  local xs, terms = {}, {}
+  for i = 1, n do
+    xs[i] = lg.value(i)
+    terms[i] = xs[i] * 2
+  end
+  return xs, terms
+end
+
+local function all_grads_equal (xs, g)
+  for i = 1, #xs do
+    if xs[i].grad ~= g then
+      assert.equal(g, xs[i].grad, "grad of element " .. i)
+    end
+  end
+end
+
+describe("lg.sum", function ()
+  it("is one node named sum whose data is the sum and gives each Value gradient 1",
+     function ()
+    local a, b, c = lg.value(1), lg.value(2.5), lg.value(-4)
+    local s = lg.sum({a, b, c})
+    assert.equal("sum", s.op)
+    assert.equal(-0.5, s.data)
+    isfloat(s.data)
+    s:backward()
+    assert.same({1, 1, 1}, grads(a, b, c))
+    assert.equal(1, s.grad)
+  end)
+
+  it("of an empty list is a Value holding 0.0", function ()
+    local s = lg.sum({})
+    assert.equal("value", lg.type(s))
+    assert.equal(0, s.data)
+    isfloat(s.data)
+    assert.equal("sum", s.op)
+    assert.has_no.errors(function () s:backward() end)
+    assert.equal(1, s.grad)
+  end)
+
+  it("of plain numbers is still a Value", function ()
+    local s = lg.sum({1, 2})
+    assert.equal("value", lg.type(s))
+    assert.equal(3, s.data)
+    assert.equal("sum", s.op)
+  end)
+
+  it("counts a Value each time it appears", function ()
+    local a = lg.value(2)
+    local s = lg.sum({a, a, a})
+    s:backward()
+    assert.equal(6, s.data)
+    assert.equal(3, a.grad)
+  end)
+
+  it("mixes numbers and Values, with gradient only to the Values", function ()
+    local a, b = lg.value(1.5), lg.value(-2)
+    local s = lg.sum({a, 2, b, 3.5, a})
+    s:backward()
+    assert.equal(6.5, s.data)
+    assert.same({2, 1}, grads(a, b))
+  end)
+
+  it("agrees with a central difference of its plain-Lua value, scaled by the seed", function ()
+    local x0 = {-1.25, 0, 1e-3, 7}
+    local xs = {}
+    for i = 1, #x0 do xs[i] = lg.value(x0[i]) end
+    local s = lg.sum(xs)
+    s:backward(2)
+    local function f (t) local r = 0; for i = 1, #t do r = r + t[i] end; return r end
+    for i = 1, #x0 do
+      local up, down = {}, {}
+      for j = 1, #x0 do up[j], down[j] = x0[j], x0[j] end
+      up[i], down[i] = x0[i] + H, x0[i] - H
+      near(2 * (f(up) - f(down)) / (2 * H), xs[i].grad, DTOL)
+    end
+  end)
+
+  it("takes 1024 and 1025 Values (both sides of the user-value limit) and keeps them alive",
+     function ()
+    for _, n in ipairs({1023, 1024, 1025}) do
+      local xs, terms = leaves_and_doubles(n)
+      local s = lg.sum(terms)
+      terms = nil
+      collectgarbage(); collectgarbage()
+      s:backward()
+      assert.equal(n * (n + 1), s.data)
+      all_grads_equal(xs, 2)
+    end
+  end)
+
+  it("takes 2000 and 100000 Values with exact gradients, even after a collection",
+     function ()
+    for _, n in ipairs({2000, 100000}) do
+      local xs, terms = leaves_and_doubles(n)
+      local s = lg.sum(terms)
+      terms = nil
+      collectgarbage(); collectgarbage()
+      assert.equal("sum", s.op)
+      s:backward()
+      assert.equal(n * (n + 1), s.data)
+      all_grads_equal(xs, 2)
+    end
+  end)
+
+  it("counts one Value repeated 2000 times 2000 times", function ()
+    local a = lg.value(0.5)
+    local list = {}
+    for i = 1, 2000 do list[i] = a end
+    local s = lg.sum(list)
+    s:backward()
+    assert.equal(1000, s.data)
+    assert.equal(2000, a.grad)
+  end)
+
+  it("mixes numbers and more than 1024 Values", function ()
+    local xs, list = {}, {}
+    for i = 1, 1500 do
+      xs[i] = lg.value(1)
+      list[#list + 1] = xs[i]
+      list[#list + 1] = 2
+    end
+    local s = lg.sum(list)
+    s:backward()
+    assert.equal(4500, s.data)
+    all_grads_equal(xs, 1)
+  end)
+end)
+
+describe("lg.dot", function ()
+  it("is one node named dot, the sum of pairwise products, with the other factor as gradient",
+     function ()
+    local a, b, c, d = lg.value(1), lg.value(2), lg.value(3), lg.value(-4)
+    local y = lg.dot({a, b}, {c, d})
+    assert.equal("dot", y.op)
+    assert.equal(-5, y.data)
+    isfloat(y.data)
+    y:backward()
+    assert.same({3, -4, 1, 2}, grads(a, b, c, d))
+  end)
+
+  it("of empty lists is a Value holding 0, and of numbers is a Value", function ()
+    local z = lg.dot({}, {})
+    assert.equal("value", lg.type(z))
+    assert.equal(0, z.data)
+    assert.equal("dot", z.op)
+    local y = lg.dot({1, 2}, {3, 4})
+    assert.equal("value", lg.type(y))
+    assert.equal(11, y.data)
+  end)
+
+  it("counts a Value each time it appears: dot({a, a}, {b, a}) = ab + a^2", function ()
+    local a, b = lg.value(3), lg.value(5)
+    local y = lg.dot({a, a}, {b, a})
+    y:backward()
+    assert.equal(24, y.data)
+    assert.equal(5 + 2 * 3, a.grad)
+    assert.equal(3, b.grad)
+    local c = lg.value(-2)
+    local z = lg.dot({c}, {c})
+    z:backward()
+    assert.equal(4, z.data)
+    assert.equal(-4, c.grad)
+  end)
+
+  it("mixes numbers and Values in either list", function ()
+    local a, b = lg.value(1.5), lg.value(-2)
+    local y = lg.dot({a, 2, 4}, {3, b, 0.5})
+    y:backward()
+    assert.equal(4.5 - 4 + 2, y.data)
+    assert.same({3, 2}, grads(a, b))
+  end)
+
+  it("agrees with a central difference in every element", function ()
+    local x0, w0 = {-1.25, 0, 1e-3, 7}, {0.5, -3, 2, 1e-2}
+    local xs, ws = {}, {}
+    for i = 1, #x0 do xs[i], ws[i] = lg.value(x0[i]), lg.value(w0[i]) end
+    local y = lg.dot(xs, ws)
+    y:backward()
+    local function f (p, q) local r = 0; for i = 1, #p do r = r + p[i] * q[i] end; return r end
+    near(f(x0, w0), y.data, FTOL)
+    for i = 1, #x0 do
+      local up, down = {}, {}
+      for j = 1, #x0 do up[j], down[j] = x0[j], x0[j] end
+      up[i], down[i] = x0[i] + H, x0[i] - H
+      near((f(up, w0) - f(down, w0)) / (2 * H), xs[i].grad, DTOL)
+      near((f(x0, up) - f(x0, down)) / (2 * H), ws[i].grad, DTOL)
+    end
+  end)
+
+  it("takes 512 and 513 pairs of Values (1024 and 1026 Values) and keeps them alive",
+     function ()
+    for _, n in ipairs({512, 513}) do
+      local xs, terms = leaves_and_doubles(n)
+      local ones = {}
+      for i = 1, n do ones[i] = lg.value(1) end
+      local y = lg.dot(terms, ones)
+      terms = nil
+      collectgarbage(); collectgarbage()
+      y:backward()
+      assert.equal(n * (n + 1), y.data)
+      all_grads_equal(xs, 2)
+      for i = 1, n do
+        if ones[i].grad ~= 2 * i then assert.equal(2 * i, ones[i].grad) end
+      end
+    end
+  end)
+
+  it("takes 100000 pairs with exact gradients", function ()
+    local n = 100000
+    local xs, ws = {}, {}
+    for i = 1, n do
+      xs[i] = lg.value(i)
+      ws[i] = lg.value(2)
+    end
+    local y = lg.dot(xs, ws)
+    collectgarbage()
+    y:backward()
+    assert.equal(n * (n + 1), y.data)
+    all_grads_equal(xs, 2)
+    for i = 1, n do
+      if ws[i].grad ~= i then assert.equal(i, ws[i].grad) end
+    end
+  end)
+end)
+
+-- Lua 5.1 and LuaJIT call no metamethod to compare a userdata with a number
+local NUMCMP = _VERSION ~= "Lua 5.1"
+
+describe("< <= > >=", function ()
+  it("compare the data of two Values and return booleans", function ()
+    local a, b, c = lg.value(1), lg.value(2), lg.value(2)
+    assert.equal(true, a < b)
+    assert.equal(false, b < a)
+    assert.equal(false, b < c)
+    assert.equal(true, b <= c)
+    assert.equal(true, a <= b)
+    assert.equal(false, b <= a)
+    assert.equal(true, b > a)
+    assert.equal(false, b > c)
+    assert.equal(true, b >= c)
+    assert.equal(false, a >= b)
+  end)
+
+  it("compare a Value with a number, in both orders (Lua 5.2+; 5.1 raises)", function ()
+    local a = lg.value(2)
+    if not NUMCMP then
+      assert.has_error(function () return a < 3 end)
+      assert.has_error(function () return 3 <= a end)
+      return
+    end
+    assert.equal(true, a < 3)
+    assert.equal(false, a < 2)
+    assert.equal(true, a <= 2)
+    assert.equal(false, a <= 1.5)
+    assert.equal(true, a > 1)
+    assert.equal(false, a > 2)
+    assert.equal(true, a >= 2.0)
+    assert.equal(false, a >= 3)
+    assert.equal(true, 1 < a)
+    assert.equal(false, 2 < a)
+    assert.equal(true, 2 <= a)
+    assert.equal(false, 3 <= a)
+    assert.equal(true, 3 > a)
+    assert.equal(false, 2 > a)
+    assert.equal(true, 2.0 >= a)
+    assert.equal(false, 1 >= a)
+  end)
+
+  it("compare computed Values by their data and build no graph", function ()
+    local a = lg.value(3)
+    local b = a * 2
+    assert.equal(true, a < b)
+    assert.equal(false, b <= a)
+    if NUMCMP then assert.equal(true, b >= 6) end
+    b:backward()
+    assert.equal(2, a.grad)
+  end)
+
+  it("follow IEEE for NaN: every comparison with NaN is false", function ()
+    local n, a = lg.value(0 / 0), lg.value(1)
+    assert.equal(false, n < a)
+    assert.equal(false, n <= a)
+    assert.equal(false, n > a)
+    assert.equal(false, n >= a)
+    assert.equal(false, n <= n)
+  end)
+end)
+
+describe("==", function ()
+  it("is identity: a Value equals itself and not another with the same data", function ()
+    local a, b = lg.value(2), lg.value(2)
+    assert.is_true(a == a)
+    assert.is_false(a == b)
+    assert.is_true(a ~= b)
+    assert.is_false(a == 2)
+    local c = a + 0
+    assert.is_false(c == a)
+    assert.equal(2, c.data)
+  end)
+end)
+
+describe("the gradient-check table", function ()
+  it("has a row for every op and every row was checked", function ()
+    local want = {"+", "-", "*", "/", "^", "neg", "exp", "log", "sqrt", "sin", "cos", "tan",
+                  "tanh", "sigmoid", "relu", "abs", "max", "min"}
+    for _, name in ipairs(want) do
+      assert.is_true(checked[name] == true, "op " .. name .. " not checked")
+    end
+    assert.equal(#want, #UNARY + #BINARY)
+  end)
+end)
