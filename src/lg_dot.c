@@ -51,12 +51,12 @@ void lgI_bufaddnum (lg_Buffer *B, double x) {
 
 /* ---- DOT ------------------------------------------------------------------------- */
 
-/* Appends s escaped for a record label: braces, bars, angles, quotes and backslashes. */
-static void addescaped (lg_Buffer *B, const char *s) {
-  for (; *s; s++) {
-    char c = *s;
+/* Appends s (len bytes) escaped for a record label: braces, bars, angles, quotes and
+   backslashes get a backslash, control characters become spaces. */
+static void addescaped (lg_Buffer *B, const char *s, size_t len) {
+  for (; len > 0; s++, len--) {
+    char c = ((unsigned char)*s < 32) ? ' ' : *s;   /* never '\0', which strchr would find */
     if (strchr("{}|<>\"\\", c) != NULL) lgI_bufadd(B, "\\", 1);
-    if ((unsigned char)c < 32) c = ' ';
     lgI_bufadd(B, &c, 1);
   }
 }
@@ -69,11 +69,12 @@ static void addid (lg_Buffer *B, const char *prefix, size_t id, const char *suff
 
 /* Node ids are positions in the order; during the walk each node's adj (0 outside backward)
    holds its id so that an argument's id is one load away, and is cleared at the end. */
-static void addnode (lg_Buffer *B, const lg_Value *v, size_t id, const char *label) {
+static void addnode (lg_Buffer *B, const lg_Value *v, size_t id, const char *label,
+                     size_t len) {
   uint32_t i;
   addid(B, "  v", id, " [shape=record, label=\"{ ");
   if (label != NULL) {
-    addescaped(B, label);
+    addescaped(B, label, len);
     lgI_bufaddstr(B, " | ");
   }
   lgI_bufaddstr(B, "data ");
@@ -83,7 +84,7 @@ static void addnode (lg_Buffer *B, const lg_Value *v, size_t id, const char *lab
   lgI_bufaddstr(B, " }\"];\n");
   if (v->n == 0) return;
   addid(B, "  v", id, "op [shape=circle, label=\"");
-  addescaped(B, lgI_ops[v->op].name);
+  addescaped(B, lgI_ops[v->op].name, strlen(lgI_ops[v->op].name));
   lgI_bufaddstr(B, "\"];\n");
   for (i = 0; i < v->n; i++) {
     if (lgI_isconst(v, i)) {
@@ -110,8 +111,10 @@ int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud, lg_Buffe
   lgI_bufaddstr(B, "digraph luagrad {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
   for (i = 0; i < W->count; i++) {
     lg_Value *v = W->order[i];
+    size_t len = 0;
+    const char *s = (v->flags & LGI_LABELED) ? label(ud, v, &len) : NULL;
     v->adj = (double)(i + 1);
-    addnode(B, v, i + 1, (v->flags & LGI_LABELED) ? label(ud, v) : NULL);
+    addnode(B, v, i + 1, s, len);
   }
   lgI_bufaddstr(B, "}\n");
   for (i = 0; i < W->count; i++) W->order[i]->adj = 0.0;

@@ -130,8 +130,8 @@ LGI_FUNC void lgI_bufaddnum (lg_Buffer *B, double x);
 /* x as "%.14g" with '.' as the decimal point whatever the locale; buf of 32 bytes. */
 LGI_FUNC const char *lgI_fmtnum (char *buf, double x);
 
-/* The label of a node for the graph printer, or NULL. */
-typedef const char *(*lgI_Labeler) (void *ud, const lg_Value *v);
+/* The label of a node for the graph printer (*len bytes), or NULL. */
+typedef const char *(*lgI_Labeler) (void *ud, const lg_Value *v, size_t *len);
 /* Appends Graphviz DOT text for the graph ending at root. */
 LGI_FUNC int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud,
                         lg_Buffer *B);

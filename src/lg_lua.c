@@ -361,8 +361,11 @@ static int value_newindex (lua_State *L) {
     if (!lua_isnil(L, 3) && lua_type(L, 3) != LUA_TSTRING) badfield(L, "label", "string or nil");
     setlabel(L, v, 1, 3);
   }
-  else luaL_error(L, "luagrad: cannot assign field '%s' of a value (only data, grad, label)",
-                  k != NULL ? k : luaL_typename(L, 2));
+  else if (k != NULL)
+    luaL_error(L, "luagrad: cannot assign field '%s' of a value (only data, grad, label)", k);
+  else
+    luaL_error(L, "luagrad: cannot assign a %s key of a value (only data, grad, label)",
+               luaL_typename(L, 2));
   return 0;
 }
 
@@ -450,11 +453,11 @@ typedef struct Labels {
   int map;   /* stack index of a table: node address -> label */
 } Labels;
 
-static const char *labelof (void *ud, const lg_Value *v) {
+static const char *labelof (void *ud, const lg_Value *v, size_t *len) {
   Labels *lb = (Labels *)ud;
   const char *s;
   lua_rawgetp(lb->L, lb->map, v);
-  s = lua_tostring(lb->L, -1);  /* anchored in the map, which outlives the walk */
+  s = lua_tolstring(lb->L, -1, len);  /* anchored in the map, which outlives the walk */
   lua_pop(lb->L, 1);
   return s;
 }
@@ -482,7 +485,7 @@ static int mod_to_dot (lua_State *L) {
 
 /* lg.type(x) -> "value" or nil */
 static int mod_type (lua_State *L) {
-  luaL_checkany(L, 1);
+  if (lua_isnone(L, 1)) argerror(L, "type", 1, "value");
   if (tovalue(L, 1)) lua_pushliteral(L, "value");
   else lua_pushnil(L);
   return 1;
