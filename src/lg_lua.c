@@ -1,14 +1,16 @@
 /*
 ** lg_lua.c: the Lua binding, and the only file that includes lua.h. It turns core nodes into
 ** Lua values: each Value is one full userdata holding the node itself, with its parents'
-** userdata as user values so that Lua keeps them alive exactly as long as the child. Values
-** have no finalizer: the collector frees a graph when no Value of it is reachable.
+** userdata as user values so that Lua keeps them alive exactly as long as the child (where
+** a Lua version has fewer user values, lg_compat.h keeps them in a table). Values have no
+** finalizer: the collector frees a graph when no Value of it is reachable.
 */
 #include <string.h>
 
 #include "lua.h"
 #include "lauxlib.h"
 
+#include "lg_compat.h"
 #include "lg_internal.h"
 
 #define VALUE_MT "luagrad.Value"
@@ -106,7 +108,7 @@ static int operand (lua_State *L, int i, lg_Value **v, double *x) {
 /* A new userdata node of op with n slots and nuv user values, with its metatable, on the
    stack. Created before anything else can fail, so the GC always sees a valid object. */
 static lg_Value *newnode (lua_State *L, int op, uint32_t n, int nuv) {
-  lg_Value *v = (lg_Value *)lua_newuserdatauv(L, lgI_nodesize(n), nuv);
+  lg_Value *v = (lg_Value *)lgC_newuserdata(L, lgI_nodesize(n), nuv);
   lua_pushvalue(L, UV_MT);
   lua_setmetatable(L, -2);
   return lgI_initnode(v, op, n);
@@ -151,6 +153,7 @@ static int opindex (lua_State *L) {
 
 /* Pushes the result of a unary op on operand 1 (already checked). */
 static int unary (lua_State *L, int op, lg_Value *a, double x) {
+  static const int parent[1] = {1};
   lg_Value *v;
   if (a == NULL) {
     lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(1, &x));
@@ -159,31 +162,25 @@ static int unary (lua_State *L, int op, lg_Value *a, double x) {
   v = newnode(L, op, 1, 1);
   lgI_setarg(v, 0, a);
   v->data = lgI_ops[op].forward(1, &x);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 1);
+  lgC_setparents(L, parent, 1);
   return 1;
 }
 
 /* Pushes the result of a binary op on operands 1 and 2 (already checked). */
 static int binary (lua_State *L, int op, lg_Value *a, lg_Value *b, const double *x) {
   lg_Value *v;
-  int uv = 0;
+  int parent[2], np = 0;   /* stack indices of the Value operands */
   if (a == NULL && b == NULL) {
     lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(2, x));
     return 1;
   }
-  v = newnode(L, op, 2, (a != NULL) + (b != NULL));
+  if (a != NULL) parent[np++] = 1;
+  if (b != NULL) parent[np++] = 2;
+  v = newnode(L, op, 2, np);
   if (a != NULL) lgI_setarg(v, 0, a); else lgI_setconst(v, 0, x[0]);
   if (b != NULL) lgI_setarg(v, 1, b); else lgI_setconst(v, 1, x[1]);
   v->data = lgI_ops[op].forward(2, x);
-  if (a != NULL) {
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, ++uv);
-  }
-  if (b != NULL) {
-    lua_pushvalue(L, 2);
-    lua_setiuservalue(L, -2, ++uv);
-  }
+  lgC_setparents(L, parent, np);
   return 1;
 }
 
@@ -227,17 +224,17 @@ static int binary_mm (lua_State *L) {
 
 /* Length of the array at arg, which must be a table. */
 static uint32_t checklist (lua_State *L, int arg, const char *fn) {
-  lua_Unsigned len;
+  size_t len;
   if (lua_type(L, arg) != LUA_TTABLE) argerror(L, fn, arg, "table");
-  len = lua_rawlen(L, arg);
-  if (len > (lua_Unsigned)(UINT32_MAX / 2)) luaL_error(L, "luagrad.%s: list too long", fn);
+  len = (size_t)lua_rawlen(L, arg);
+  if (len > (size_t)(UINT32_MAX / 2)) luaL_error(L, "luagrad.%s: list too long", fn);
   return (uint32_t)len;
 }
 
 /* Element i of the list at arg, left on the stack: a Value (returned) or a number (*x). */
 static lg_Value *element (lua_State *L, int arg, lua_Integer i, double *x, const char *fn) {
   lg_Value *v;
-  lua_rawgeti(L, arg, i);
+  lua_rawgeti(L, arg, (int)i);   /* an int before 5.3; i < 2^31 (checklist) */
   if (!operand(L, -1, &v, x))
     luaL_error(L, "luagrad.%s: bad argument #%d (number or value expected at index %d, "
                   "got %s)", fn, arg, (int)i, typename_of(L, -1));
@@ -247,7 +244,7 @@ static lg_Value *element (lua_State *L, int arg, lua_Integer i, double *x, const
 /*
 ** An n-ary node over the lists at args (one list for sum; two, interleaved, for dot), each
 ** of length len. A first pass checks the elements and counts the Values; a second fills
-** the node and anchors each Value as a user value (or, for many, in one table user value).
+** the node and anchors each Value as a user value (or, for many, or before 5.4, in a table).
 */
 static int nary (lua_State *L, int op, int nlists, uint32_t len) {
   const char *fn = lgI_ops[op].luaname;
@@ -261,14 +258,14 @@ static int nary (lua_State *L, int op, int nlists, uint32_t len) {
     lua_pop(L, 1);
   }
   if (lgI_reservex(W, n) != LG_OK) memerror(L);
-  intable = nvalues > LG_MAXUSERVALUES;
+  intable = nvalues > LGC_MAXUV;
   nuv = intable ? 1 : (int)nvalues;
   v = newnode(L, op, n, nuv);
   node = lua_gettop(L);
   if (intable) {
     lua_createtable(L, (int)nvalues, 0);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, node, 1);
+    lgC_setanchors(L, node);
   }
   anchor = lua_gettop(L);
   nvalues = 0;
@@ -280,8 +277,8 @@ static int nary (lua_State *L, int op, int nlists, uint32_t len) {
     else {
       lgI_setarg(v, i, a);
       lua_pushvalue(L, -1);
-      if (intable) lua_rawseti(L, anchor, (lua_Integer)nvalues);
-      else lua_setiuservalue(L, node, (int)nvalues);
+      if (intable) lua_rawseti(L, anchor, (int)nvalues);
+      else lgC_setparent(L, node, (int)nvalues);
     }
     lua_pop(L, 1);
   }
@@ -429,7 +426,7 @@ static int mod_zero_grad (lua_State *L) {
   else if (lua_type(L, 1) == LUA_TTABLE) {
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, 1);
     for (i = 1; i <= n; i++) {
-      lua_rawgeti(L, 1, i);
+      lua_rawgeti(L, 1, (int)i);
       if ((v = tovalue(L, -1)) == NULL)
         luaL_error(L, "luagrad.zero_grad: bad argument #1 (value expected at index %d, got %s)",
                    (int)i, typename_of(L, -1));
@@ -534,7 +531,7 @@ static void pushupvalues (lua_State *L) {
   if (luaL_getsubtable(L, LUA_REGISTRYINDEX, WORK_KEY) == 0 || lua_rawlen(L, -1) == 0) {
     void *ud;
     lua_Alloc allocf = lua_getallocf(L, &ud);
-    lg_Work *W = (lg_Work *)lua_newuserdatauv(L, sizeof(lg_Work), 0);
+    lg_Work *W = (lg_Work *)lgC_newuserdata(L, sizeof(lg_Work), 0);
     lgI_workinit(W, (lg_Alloc)allocf, ud);
     lua_newtable(L);
     lua_pushcfunction(L, work_gc);
@@ -623,7 +620,7 @@ static int preloader (lua_State *L) {
 
 void lg_preload (lua_State *L) {
   int i;
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lgC_getpreload(L);
   lua_pushcfunction(L, luaopen_luagrad_core);
   lua_setfield(L, -2, "luagrad.core");
   for (i = 0; lgI_sources[i].module != NULL; i++) {
