@@ -14,7 +14,9 @@ end
 local a, b, c = lg.value(5, "a"), lg.value(3, "b"), lg.value(2, "c")
 local J, u, v = forward(a, b, c)
 u.label, v.label, J.label = "u", "v", "J"
-print("forward:  u = b*c = " .. u.data .. "   v = a+u = " .. v.data .. "   J = 3v = " .. J.data)
+-- %.1f, not tostring: Lua 5.1, 5.2 and LuaJIT print the float 6.0 as "6"
+print(string.format("forward:  u = b*c = %.1f   v = a+u = %.1f   J = 3v = %.1f",
+                    u.data, v.data, J.data))
 
 J:backward()
 
@@ -47,7 +49,11 @@ f:write(lg.to_dot(J))
 f:close()
 print()
 print("graph: " .. path)
-if os.execute("command -v dot >/dev/null 2>&1") then
+local function succeeded (cmd)   -- os.execute gives true from Lua 5.2 on, 0 in 5.1 and LuaJIT
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+if succeeded("command -v dot >/dev/null 2>&1") then
   local svg = outdir .. "/lecture.svg"
-  if os.execute(string.format("dot -Tsvg %q -o %q", path, svg)) then print("picture: " .. svg) end
+  if succeeded(string.format("dot -Tsvg %q -o %q", path, svg)) then print("picture: " .. svg) end
 end
