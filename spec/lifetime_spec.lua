@@ -142,20 +142,31 @@ local function addchain (n)
   return x, y
 end
 
+-- Lua heap bytes per Value, as measured (scripts/node_bytes.lua) and documented in the README:
+-- a binary node of two Values, and a leaf. Where a version has fewer user values than 5.4, a
+-- node's parents are held by one more object (a table, or on 5.3 a closure).
+local BYTES = ({
+  ["Lua 5.4"] = { binary = 120, leaf = 64 },
+  ["Lua 5.3"] = { binary = 152, leaf = 72 },
+  ["Lua 5.2"] = { binary = 176, leaf = 72 },
+  ["Lua 5.1"] = { binary = 184, leaf = 72 },
+  LuaJIT = { binary = 184, leaf = 80 },
+})[rawget(_G, "jit") and "LuaJIT" or _VERSION]
+
 describe("memory per node", function ()
-  it("is under 128 bytes for an interior binary node (1,000,000 of them)", function ()
+  it("is as documented for an interior binary node (1,000,000 of them)", function ()
     local n = 1000000
     fullgc()
     local m0 = kb()
     local x, y = addchain(n)
     fullgc()
     local per = (kb() - m0) * 1024 / n
-    assert.is_true(per < 128, ("%.1f bytes per interior node"):format(per))
+    assert.is_true(per < BYTES.binary + 8, ("%.1f bytes per interior node"):format(per))
     x:backward()
     assert.are.equal(n, y.grad)
   end)
 
-  it("is under 64 bytes (plus slack) for a leaf (1,000,000 of them)", function ()
+  it("is as documented (plus slack) for a leaf (1,000,000 of them)", function ()
     local n = 1000000
     -- fill the table first, so that storing the Values measures the Values alone and not
     -- the table's own 16 bytes per entry
@@ -166,7 +177,7 @@ describe("memory per node", function ()
     for i = 1, n do t[i] = lg.value(i) end
     fullgc()
     local per = (kb() - m0) * 1024 / n
-    assert.is_true(per < 64 + 8, ("%.1f bytes per leaf"):format(per))
+    assert.is_true(per < BYTES.leaf + 8, ("%.1f bytes per leaf"):format(per))
     assert.are.equal(n, t[n].data)
   end)
 

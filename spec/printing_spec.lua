@@ -123,14 +123,23 @@ describe("tostring", function ()
     assert.are.equal("Value(data=1, grad=0.66666666666667)", tostring(v))
   end)
 
-  it("prints infinities and NaN as string.format(\"%.14g\") does", function ()
+  it("prints infinities and NaN as C's %.14g does (string.format's, except on LuaJIT)", function ()
     local inf, nan = 1 / 0, 0 / 0
-    for _, x in ipairs({ inf, -inf, nan, -nan, 2^53, 2^-1074, -0.0, 1e308 }) do
+    for _, x in ipairs({ inf, -inf, 2^53, 2^-1074, -0.0, 1e308 }) do
       assert.are.equal("Value(data=" .. fmt(x) .. ", grad=0)", tostring(lg.value(x)))
     end
+    -- C shows a NaN's sign; LuaJIT's own string.format writes every NaN as "nan"
+    local nans = { tostring(lg.value(nan)), tostring(lg.value(-nan)) }
+    table.sort(nans)
+    assert.are.same({ "Value(data=-nan, grad=0)", "Value(data=nan, grad=0)" }, nans)
+    if not rawget(_G, "jit") then
+      for _, x in ipairs({ nan, -nan }) do
+        assert.are.equal("Value(data=" .. fmt(x) .. ", grad=0)", tostring(lg.value(x)))
+      end
+    end
     local v = lg.value(0)
-    v.grad = nan
-    assert.are.equal("Value(data=0, grad=" .. fmt(nan) .. ")", tostring(v))
+    v.grad = -nan
+    assert.is_truthy(tostring(v):match("^Value%(data=0, grad=%-?nan%)$"))
     assert.are.equal("Value(data=inf, grad=0)", tostring(lg.value(inf)))
     assert.are.equal("Value(data=-inf, grad=0)", tostring(lg.value(-inf)))
   end)
