@@ -4,13 +4,15 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
+# DEPS=--all: scripts/deps.sh also installs every other Lua, luarocks and luacheck (CI)
+DEPS ?=
 
 .PHONY: all deps configure build run test install examples clean
 
 all: build
 
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh $(DEPS)
 
 configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null

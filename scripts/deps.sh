@@ -1,9 +1,19 @@
 #!/bin/sh
 # Installs the Debian packages luagrad needs to build and test, when they are missing.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
+#   scripts/deps.sh         what `make test` needs: Lua 5.4 (other Luas are tested if present)
+#   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck (what CI runs)
 set -eu
 
 PACKAGES="gcc make cmake lua5.4 liblua5.4-dev lua-busted graphviz valgrind"
+EVERY_LUA="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit
+  libluajit-5.1-dev luarocks lua-check"
+for opt in "$@"; do
+  case $opt in
+    --all) PACKAGES="$PACKAGES $EVERY_LUA" ;;
+    *) echo "usage: $0 [--all]" >&2; exit 2 ;;
+  esac
+done
 
 missing=""
 for p in $PACKAGES; do
