@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
 
-PACKAGES="gcc make cmake lua5.4 liblua5.4-dev lua-busted graphviz valgrind"
+PACKAGES="gcc make cmake pkg-config lua5.4 liblua5.4-dev lua-busted graphviz valgrind"
 
 missing=""
 for p in $PACKAGES; do
