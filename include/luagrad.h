@@ -38,6 +38,7 @@ extern "C" {
 #define LG_EMEM 1   /* the allocator returned NULL; nothing was changed */
 #define LG_EARG 2   /* a bad argument: unknown op, wrong arity, NULL where a Value is needed */
 #define LG_ELEAF 3  /* the operation needs a leaf (e.g. setting data on a computed Value) */
+#define LG_EHOST 4  /* a host function (lg_Func) reported an error; see lg_arena_message */
 
 typedef struct lg_Value lg_Value;   /* a node of the graph: a leaf or the result of an op */
 typedef struct lg_Arena lg_Arena;   /* owner of Values for C callers: freed all at once */
@@ -54,6 +55,33 @@ typedef struct lg_Arg {
   lg_Value *value;
   double number;
 } lg_Arg;
+
+/*
+** A differentiable function defined by the host: nin inputs, nout outputs. Registered into a
+** lua_State (lg_register_op) it is called from Lua like a built-in op, on Values and numbers;
+** from C it is applied with lg_call. Either way backward flows through it.
+**
+** forward: y[0..nout-1] := f(x[0..nin-1]).
+** vjp:     gx[i] := sum over j of gy[j] * dy[j]/dx[i], given the x and y of the forward.
+** Each returns 0, or nonzero after writing a message (at most msglen bytes, NUL included)
+** into msg; from Lua that becomes the error "luagrad.<name>: <message>". A failed vjp leaves
+** every grad as it was. Both may be called from any thread that uses a state or arena holding
+** the function, so they must be thread-safe if it is shared; ud is passed through untouched
+** and must outlive every Value made by the function.
+*/
+typedef int (*lg_Forward) (void *ud, const double *x, double *y, char *msg, size_t msglen);
+typedef int (*lg_VJP) (void *ud, const double *x, const double *y, const double *gy,
+                       double *gx, char *msg, size_t msglen);
+
+typedef struct lg_Func {
+  const char *name;   /* as Value.op shows it, and lg.<name> in Lua */
+  int nin, nout;      /* 1 .. LG_MAXFUNCARGS each */
+  lg_Forward forward;
+  lg_VJP vjp;
+  void *ud;
+} lg_Func;
+
+#define LG_MAXFUNCARGS 4096
 
 /* The message for a result code ("not enough memory", ...); never NULL. */
 LG_API const char *lg_strerror (int code);
@@ -83,17 +111,27 @@ LG_API double lg_grad (const lg_Value *v);
 LG_API void lg_set_grad (lg_Value *v, double g);
 /* Sets the data of a leaf (what an optimizer does); LG_ELEAF for a computed Value. */
 LG_API int lg_set_data (lg_Value *v, double x);
-/* The op that made v (0 for a leaf), its number of arguments, and argument i:
-   *value is NULL when argument i is the constant *number. Returns LG_EARG for a bad i. */
+/* The op that made v (0 for a leaf; -1 for a host function's call and outputs), the name
+   Value.op shows (a host function's name for those), its number of arguments, and argument
+   i: *value is NULL when argument i is the constant *number. LG_EARG for a bad i. */
 LG_API int lg_value_op (const lg_Value *v);
+LG_API const char *lg_value_opname (const lg_Value *v);
 LG_API int lg_value_nargs (const lg_Value *v);
 LG_API int lg_value_arg (const lg_Value *v, int i, lg_Value **value, double *number);
+
+/* Applies the host function f to f->nin arguments: out[0 .. f->nout-1] receive its outputs,
+   each a Value whose one argument is the call (op "call", holding the inputs). f must outlive
+   the arena's Values. Returns LG_OK, LG_EARG, LG_EMEM or LG_EHOST (see lg_arena_message). */
+LG_API int lg_call (lg_Arena *A, const lg_Func *f, const lg_Arg *args, lg_Value **out);
+/* The message of the last LG_EHOST in this arena ("" if none). */
+LG_API const char *lg_arena_message (const lg_Arena *A);
 
 /* ---- gradients ------------------------------------------------------------- */
 
 /* Reverse sweep from root: adds seed * d(root)/d(n) to the grad of every Value n that root
    depends on (root included, which gets seed). Calling it again adds again. Iterative, so
-   any depth works. LG_EMEM leaves every grad untouched. */
+   any depth works. LG_EMEM, or LG_EHOST from a host function's vjp, leaves every grad
+   untouched. */
 LG_API int lg_backward (lg_Arena *A, lg_Value *root, double seed);
 /* Sets grad to 0 on root and every Value it depends on. */
 LG_API int lg_zero_grad (lg_Arena *A, lg_Value *root);
@@ -120,6 +158,11 @@ LG_API int luaopen_luagrad_core (struct lua_State *L);
 /* Registers "luagrad", "luagrad.core" and the module's Lua parts in package.preload, so that
    require finds them with no search path set (what the luagrad command does). */
 LG_API void lg_preload (struct lua_State *L);
+/* Makes f callable from Lua as luagrad.<f->name>(x1, ..., xnin), returning nout Values (or
+   numbers, when every argument is a number). Opens the module in L if needed. f and its
+   name are copied; f->ud must outlive L. Never raises: returns LG_OK, LG_EMEM, or LG_EARG
+   (a bad f, or a name the module already has). */
+LG_API int lg_register_op (struct lua_State *L, const lg_Func *f);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@
 #   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck (what CI runs)
 set -eu
 
-PACKAGES="gcc make cmake lua5.4 liblua5.4-dev lua-busted graphviz valgrind"
+PACKAGES="gcc make cmake pkg-config lua5.4 liblua5.4-dev lua-busted graphviz valgrind"
 EVERY_LUA="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit
   libluajit-5.1-dev luarocks lua-check"
 for opt in "$@"; do

@@ -36,6 +36,7 @@ const char *lg_strerror (int code) {
     case LG_EMEM: return "not enough memory";
     case LG_EARG: return "bad argument";
     case LG_ELEAF: return "not a leaf";
+    case LG_EHOST: return "error in host function";
     default: return "unknown error";
   }
 }
@@ -129,6 +130,29 @@ lg_Value *lg_apply (lg_Arena *A, int op, int nargs, const lg_Arg *args, int *err
   return v;
 }
 
+int lg_call (lg_Arena *A, const lg_Func *f, const lg_Arg *args, lg_Value **out) {
+  lg_Value *call;
+  void *mem;
+  int i, err;
+  if (!lgI_validfunc(f) || args == NULL || out == NULL) return LG_EARG;
+  if (lgI_reservex(&A->W, 2 * (size_t)f->nin) != LG_OK) return LG_EMEM;
+  if ((mem = arenaalloc(A, lgI_callsize((uint32_t)f->nin, (uint32_t)f->nout))) == NULL)
+    return LG_EMEM;
+  call = lgI_initcall(mem, f);
+  for (i = 0; i < f->nin; i++) {
+    if (args[i].value != NULL) lgI_setarg(call, (uint32_t)i, args[i].value);
+    else lgI_setconst(call, (uint32_t)i, args[i].number);
+  }
+  if ((err = lgI_callforward(&A->W, call)) != LG_OK) return err;
+  for (i = 0; i < f->nout; i++) {
+    if ((mem = arenaalloc(A, lgI_nodesize(2))) == NULL) return LG_EMEM;
+    out[i] = lgI_initoutput(mem, call, (uint32_t)i);
+  }
+  return LG_OK;
+}
+
+const char *lg_arena_message (const lg_Arena *A) { return A->W.msg; }
+
 double lg_data (const lg_Value *v) { return v->data; }
 double lg_grad (const lg_Value *v) { return v->grad; }
 void lg_set_grad (lg_Value *v, double g) { v->grad = g; }
@@ -139,7 +163,11 @@ int lg_set_data (lg_Value *v, double x) {
   return LG_OK;
 }
 
-int lg_value_op (const lg_Value *v) { return v->op; }
+int lg_value_op (const lg_Value *v) {
+  return (v->op == LGI_CALL || v->op == LGI_OUTPUT) ? -1 : v->op;
+}
+
+const char *lg_value_opname (const lg_Value *v) { return lgI_opname(v); }
 int lg_value_nargs (const lg_Value *v) { return (int)v->n; }
 
 int lg_value_arg (const lg_Value *v, int i, lg_Value **value, double *number) {

@@ -69,10 +69,10 @@ static void addid (lg_Buffer *B, const char *prefix, size_t id, const char *suff
 
 /* Node ids are positions in the order; during the walk each node's adj (0 outside backward)
    holds its id so that an argument's id is one load away, and is cleared at the end. */
-static void addnode (lg_Buffer *B, const lg_Value *v, size_t id, const char *label,
-                     size_t len) {
-  uint32_t i;
-  addid(B, "  v", id, " [shape=record, label=\"{ ");
+static size_t idof (const lg_Value *v) { return (size_t)v->adj; }
+
+static void addrecord (lg_Buffer *B, const lg_Value *v, const char *label, size_t len) {
+  addid(B, "  v", idof(v), " [shape=record, label=\"{ ");
   if (label != NULL) {
     addescaped(B, label, len);
     lgI_bufaddstr(B, " | ");
@@ -82,9 +82,15 @@ static void addnode (lg_Buffer *B, const lg_Value *v, size_t id, const char *lab
   lgI_bufaddstr(B, " | grad ");
   lgI_bufaddnum(B, v->grad);
   lgI_bufaddstr(B, " }\"];\n");
-  if (v->n == 0) return;
+}
+
+/* The circle of v's operation, and an edge into it from each argument. */
+static void addop (lg_Buffer *B, const lg_Value *v) {
+  const char *name = lgI_opname(v);
+  size_t id = idof(v);
+  uint32_t i;
   addid(B, "  v", id, "op [shape=circle, label=\"");
-  addescaped(B, lgI_ops[v->op].name, strlen(lgI_ops[v->op].name));
+  addescaped(B, name, strlen(name));
   lgI_bufaddstr(B, "\"];\n");
   for (i = 0; i < v->n; i++) {
     if (lgI_isconst(v, i)) {
@@ -97,11 +103,28 @@ static void addnode (lg_Buffer *B, const lg_Value *v, size_t id, const char *lab
       lgI_bufaddstr(B, "\"];\n  ");
       lgI_bufaddstr(B, kid);
     }
-    else addid(B, "  v", (size_t)v->in[i].v->adj, "");
+    else addid(B, "  v", idof(v->in[i].v), "");
     addid(B, " -> v", id, "op;\n");
   }
-  addid(B, "  v", id, "op -> ");
-  addid(B, "v", id, ";\n");
+}
+
+/* A Value is a record fed by its op's circle; a host function's call is a circle alone,
+   feeding each of its outputs. */
+static void addnode (lg_Buffer *B, const lg_Value *v, const char *label, size_t len) {
+  if (v->op == LGI_CALL) {
+    addop(B, v);
+    return;
+  }
+  addrecord(B, v, label, len);
+  if (v->op == LGI_OUTPUT) {
+    addid(B, "  v", idof(v->in[0].v), "op -> ");
+    addid(B, "v", idof(v), ";\n");
+  }
+  else if (v->n > 0) {
+    addop(B, v);
+    addid(B, "  v", idof(v), "op -> ");
+    addid(B, "v", idof(v), ";\n");
+  }
 }
 
 int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud, lg_Buffer *B) {
@@ -114,7 +137,7 @@ int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud, lg_Buffe
     size_t len = 0;
     const char *s = (v->flags & LGI_LABELED) ? label(ud, v, &len) : NULL;
     v->adj = (double)(i + 1);
-    addnode(B, v, i + 1, s, len);
+    addnode(B, v, s, len);
   }
   lgI_bufaddstr(B, "}\n");
   for (i = 0; i < W->count; i++) W->order[i]->adj = 0.0;

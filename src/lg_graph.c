@@ -121,6 +121,7 @@ int lgI_toposort (lg_Work *W, lg_Value *root) {
   size_t sp = 0;
   W->count = 0;
   W->maxn = 0;
+  W->hascall = 0;
   if (grow(W, (void **)&W->stack, &W->nstack, 1, sizeof(lg_Value *)) != LG_OK)
     return LG_EMEM;
   W->stack[sp++] = root;
@@ -144,6 +145,7 @@ int lgI_toposort (lg_Work *W, lg_Value *root) {
         v->flags |= LGI_DONE;
         W->order[W->count++] = v;
         if (v->n > W->maxn) W->maxn = v->n;
+        if (v->op == LGI_CALL) W->hascall = 1;
       }
     }
   }
@@ -164,9 +166,50 @@ static void pushadjoint (lg_Value *v, double *x) {
   }
 }
 
+/* A node's adjoint goes into its grad, and its marks go. */
+static void settle (lg_Value *v) {
+  v->grad += v->adj;
+  v->adj = 0.0;
+  v->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE);
+}
+
+/* Abandons a sweep: no grad changes, every adjoint and mark goes. */
+static void abandonsweep (lg_Work *W) {
+  size_t i;
+  for (i = 0; i < W->count; i++) {
+    lg_Value *v = W->order[i];
+    if (v->op == LGI_CALL) lgI_callabandon(v);
+    v->adj = 0.0;
+  }
+  lgI_unmark(W);
+}
+
+/*
+** A graph with host functions: their vjp may fail, so adjoints are all computed before any
+** grad changes (a failed backward leaves every grad as it was).
+*/
+static int sweepcalls (lg_Work *W) {
+  size_t i;
+  for (i = W->count; i-- > 0; ) {
+    lg_Value *v = W->order[i];
+    if (v->op == LGI_OUTPUT) lgI_outputbackward(v);
+    else if (v->op == LGI_CALL) {
+      int err = lgI_callbackward(W, v);
+      if (err != LG_OK) {
+        abandonsweep(W);
+        return err;
+      }
+    }
+    else if (v->n > 0) pushadjoint(v, W->x);
+  }
+  for (i = 0; i < W->count; i++) settle(W->order[i]);
+  return LG_OK;
+}
+
 /*
 ** Adjoints accumulate in the scratch field adj and are added to grad at the end, so a
-** second backward adds the same amounts again, for intermediates as for leaves.
+** second backward adds the same amounts again, for intermediates as for leaves. Built-in
+** ops cannot fail, so without host functions one pass does both.
 */
 int lgI_backward (lg_Work *W, lg_Value *root, double seed) {
   size_t i;
@@ -177,12 +220,11 @@ int lgI_backward (lg_Work *W, lg_Value *root, double seed) {
     return LG_EMEM;
   }
   root->adj = seed;
+  if (W->hascall) return sweepcalls(W);
   for (i = W->count; i-- > 0; ) {  /* children before parents */
     lg_Value *v = W->order[i];
     if (v->n > 0) pushadjoint(v, W->x);
-    v->grad += v->adj;
-    v->adj = 0.0;
-    v->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE);
+    settle(v);
   }
   return LG_OK;
 }

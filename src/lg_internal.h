@@ -98,6 +98,9 @@ typedef struct lg_Work {
   char *text; size_t ntext;          /* text being written (the graph printer) */
   size_t count;                      /* nodes in order after lgI_toposort */
   size_t maxn;                       /* largest n among them */
+  int hascall;                       /* a host function's call among them */
+  char msg[256];                     /* a host function's last error message */
+  const char *msgfrom;               /* and that function's name */
 } lg_Work;
 
 LGI_FUNC void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud);
@@ -112,6 +115,37 @@ LGI_FUNC int lgI_toposort (lg_Work *W, lg_Value *root);
 LGI_FUNC void lgI_unmark (lg_Work *W);
 LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
 LGI_FUNC int lgI_zerograd (lg_Work *W, lg_Value *root);
+
+/* ---- host functions (lg_call.c) -------------------------------------------- */
+
+/* A call of a host function is a node with one slot per input; its outputs are nodes of
+   op LGI_OUTPUT with two slots: the call, and the constant index of the output. Neither op
+   is in lgI_ops: their work needs the host's function, which a row cannot hold. */
+#define LGI_CALL 254
+#define LGI_OUTPUT 255
+
+typedef struct lg_CallRec {
+  const lg_Func *f;
+  double y[];   /* f->nout outputs, then their adjoints during backward */
+} lg_CallRec;
+
+LGI_FUNC int lgI_validfunc (const lg_Func *f);
+LGI_FUNC size_t lgI_callsize (uint32_t nin, uint32_t nout);
+/* Makes mem (lgI_callsize bytes) a call of f with f->nin slots, set by the caller. */
+LGI_FUNC lg_Value *lgI_initcall (void *mem, const lg_Func *f);
+LGI_FUNC lg_CallRec *lgI_callrec (const lg_Value *call);
+/* Runs f's forward; LG_EHOST with W->msg and W->msgfrom on failure. */
+LGI_FUNC int lgI_hostforward (lg_Work *W, const lg_Func *f, const double *x, double *y);
+/* Runs the host's forward on the call's arguments; LG_EHOST with W->msg on failure.
+   W->x must hold 2 * nin doubles. */
+LGI_FUNC int lgI_callforward (lg_Work *W, lg_Value *call);
+LGI_FUNC lg_Value *lgI_initoutput (void *mem, lg_Value *call, uint32_t j);
+/* The name Value.op shows for any node, host functions' included. */
+LGI_FUNC const char *lgI_opname (const lg_Value *v);
+/* Backward through a call: the host's vjp from its outputs' adjoints to its arguments'. */
+LGI_FUNC int lgI_callbackward (lg_Work *W, lg_Value *call);
+LGI_FUNC void lgI_outputbackward (lg_Value *out);
+LGI_FUNC void lgI_callabandon (lg_Value *call);
 
 /* ---- text ------------------------------------------------------------------- */
 

@@ -30,6 +30,8 @@
 #define UV_EXTRA lua_upvalueindex(4)    /* the op index, or the method table for __index */
 #define NUPVALUES 3
 
+static void setclosure (lua_State *L, int t, const char *name, lua_CFunction f, int extra);
+
 
 /* {==================================================================
 ** Checks and errors
@@ -66,6 +68,12 @@ static int operror (lua_State *L, const char *op, int arg) {
 static int memerror (lua_State *L) {
   lua_pushliteral(L, "not enough memory");
   return lua_error(L);
+}
+
+/* Raises the error a core call returned: out of memory, or a host function's message. */
+static int coreerror (lua_State *L, int err, lg_Work *W) {
+  if (err == LG_EHOST) return luaL_error(L, "luagrad.%s: %s", W->msgfrom, W->msg);
+  return memerror(L);
 }
 
 static double checknumber (lua_State *L, int arg, const char *fn) {
@@ -309,6 +317,106 @@ static int dot_fn (lua_State *L) {
 
 
 /* {==================================================================
+** Host functions (lg_Func): registered under a name, called like a built-in op
+** =================================================================== */
+
+/* A registered function: the host's definition with its name copied in. */
+typedef struct HostFunc {
+  lg_Func f;
+  char name[1];
+} HostFunc;
+
+
+/* Pushes the outputs of h on all-number arguments x, as numbers. */
+static int callnumbers (lua_State *L, const HostFunc *h, lg_Work *W) {
+  int j, nin = h->f.nin;
+  double *y = W->x + nin;
+  int err = lgI_hostforward(W, &h->f, W->x, y);
+  if (err != LG_OK) coreerror(L, err, W);
+  for (j = 0; j < h->f.nout; j++) lua_pushnumber(L, (lua_Number)y[j]);
+  return h->f.nout;
+}
+
+/* lg.<name>(x1, ..., xn) -> y1, ..., ym: one call node, m output Values */
+static int host_fn (lua_State *L) {
+  const HostFunc *h = (const HostFunc *)lua_touserdata(L, UV_EXTRA);
+  int i, nin = h->f.nin, nout = h->f.nout, nvalues = 0, top, uv = 0;
+  lg_Work *W = getwork(L);
+  lg_Value *call, *a;
+  double x;
+  if (lua_gettop(L) > nin)
+    luaL_error(L, "luagrad.%s: bad argument #%d (no more than %d arguments expected, got %s)",
+               h->name, nin + 1, nin, typename_of(L, nin + 1));
+  for (i = 1; i <= nin; i++) {
+    if (!operand(L, i, &a, &x)) argerror(L, h->name, i, "number or value");
+    if (a != NULL) nvalues++;
+  }
+  if (lgI_reservex(W, 2 * (size_t)nin + (size_t)nout) != LG_OK) memerror(L);
+  luaL_checkstack(L, nout + 2, "too many results");
+  if (nvalues == 0) {
+    for (i = 1; i <= nin; i++) operand(L, i, &a, &W->x[i - 1]);
+    return callnumbers(L, h, W);
+  }
+  call = lgI_initcall(lua_newuserdatauv(L, lgI_callsize(nin, nout), nvalues + 1), &h->f);
+  top = lua_gettop(L);
+  for (i = 1; i <= nin; i++) {
+    operand(L, i, &a, &x);
+    if (a == NULL) lgI_setconst(call, (uint32_t)i - 1, x);
+    else {
+      lgI_setarg(call, (uint32_t)i - 1, a);
+      lua_pushvalue(L, i);
+      lua_setiuservalue(L, top, ++uv);
+    }
+  }
+  lua_pushvalue(L, UV_EXTRA);  /* the call keeps the definition alive */
+  lua_setiuservalue(L, top, ++uv);
+  if (lgI_callforward(W, call) != LG_OK) coreerror(L, LG_EHOST, W);
+  for (i = 0; i < nout; i++) {
+    lgI_initoutput(newnode(L, LGI_OUTPUT, 2, 1), call, (uint32_t)i);
+    lua_pushvalue(L, top);
+    lua_setiuservalue(L, -2, 1);
+  }
+  return nout;
+}
+
+/* Protected part of lg_register_op: the definition (light userdata) at index 1. */
+static int doregister (lua_State *L) {
+  const lg_Func *f = (const lg_Func *)lua_touserdata(L, 1);
+  size_t len = strlen(f->name);
+  HostFunc *h;
+  luaL_requiref(L, "luagrad", luaopen_luagrad, 0);
+  if (lua_getfield(L, -1, f->name) != LUA_TNIL) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pop(L, 1);
+  h = (HostFunc *)lua_newuserdatauv(L, sizeof(HostFunc) + len, 0);
+  h->f = *f;
+  memcpy(h->name, f->name, len + 1);
+  h->f.name = h->name;
+  setclosure(L, 2, f->name, host_fn, 3);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int lg_register_op (lua_State *L, const lg_Func *f) {
+  int ok;
+  if (!lgI_validfunc(f)) return LG_EARG;
+  lua_pushcfunction(L, doregister);
+  lua_pushlightuserdata(L, (void *)f);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return LG_EMEM;
+  }
+  ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return ok ? LG_OK : LG_EARG;
+}
+
+/* }================================================================== */
+
+
+/* {==================================================================
 ** Fields
 ** =================================================================== */
 
@@ -327,7 +435,7 @@ static int value_index (lua_State *L) {
   if (strcmp(k, "data") == 0) lua_pushnumber(L, (lua_Number)v->data);
   else if (strcmp(k, "grad") == 0) lua_pushnumber(L, (lua_Number)v->grad);
   else if (strcmp(k, "label") == 0) pushlabel(L, v, 1);
-  else if (strcmp(k, "op") == 0) lua_pushstring(L, lgI_ops[v->op].name);
+  else if (strcmp(k, "op") == 0) lua_pushstring(L, lgI_opname(v));
   else {
     lua_settop(L, 2);
     lua_rawget(L, UV_EXTRA);  /* the method table */
@@ -413,7 +521,9 @@ static int value_le (lua_State *L) { return compare(L, "<=", 1); }
 static int value_backward (lua_State *L) {
   lg_Value *v = checkvalue(L, 1, "backward");
   double seed = lua_isnoneornil(L, 2) ? 1.0 : checknumber(L, 2, "backward");
-  if (lgI_backward(getwork(L), v, seed) != LG_OK) memerror(L);
+  lg_Work *W = getwork(L);
+  int err = lgI_backward(W, v, seed);
+  if (err != LG_OK) coreerror(L, err, W);
   return 0;
 }
 

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Installs the build into a temporary prefix and uses it as a new user would: the stock
 # lua5.4 finds the module under the prefix's Lua directories, the installed command runs a
-# script, and a host program compiles against the installed header and library.
+# script, and programs outside the project build against the installed header and
+# libraries: by hand, with pkg-config, and with CMake's find_package.
 set -eu
 build=$1
+here=$(cd "$(dirname "$0")" && pwd)
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
@@ -29,6 +31,9 @@ check "$(printf '33.0\t3.0\t6.0\t9.0')" "$out"
 test -f "$prefix/include/luagrad.h"
 libdir=$(ls -d "$prefix"/lib*/ | head -n 1)
 for l in "$prefix"/lib*/libluagrad.a "$prefix"/lib*/libluagrad.so.0; do test -e "$l"; done
+if command -v objdump >/dev/null; then
+  check "libluagrad.so.0" "$(objdump -p "$prefix"/lib*/libluagrad.so | awk '/SONAME/ {print $2}')"
+fi
 cat > "$prefix/host.c" <<'C'
 #include <stdio.h>
 #include <luagrad.h>
@@ -45,4 +50,15 @@ int main (void) {
 C
 cc -o "$prefix/host" "$prefix/host.c" -I"$prefix/include" "$prefix"/lib*/libluagrad.a -lm
 check "9 6" "$("$prefix/host")"
+# an embedding host with a differentiable C function, found by pkg-config (shared library)
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+cc -o "$prefix/pc-consumer" "$here/consumer/main.c" $(pkg-config --cflags --libs luagrad)
+check "33 3 6 9 2" "$(LD_LIBRARY_PATH="$prefix/lib" "$prefix/pc-consumer")"
+check "0.1.0" "$(pkg-config --modversion luagrad)"
+
+# the same program, found by CMake as luagrad::luagrad
+cmake -S "$here/consumer" -B "$prefix/cmake-consumer" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$prefix/cmake-consumer" >/dev/null
+check "33 3 6 9 2" "$("$prefix/cmake-consumer/consumer")"   # the rpath finds libluagrad
+
 echo "installed and used from $prefix (libdir $libdir)"
