@@ -56,6 +56,21 @@ static int lgC_holder (lua_State *L) {   /* the function of a closure that only 
 }
 #endif
 
+/* Anchoring n values one at a time in the node at (absolute) index node, which
+   lgC_newuserdata made with room for n parents, with nothing else pushed meanwhile:
+     lgC_beginparents(L, n); then n times: push a value, lgC_addparent(L, node, i) for
+     i = 1..n; then lgC_endparents(L, node).
+   5.4: user values 1..n; before 5.4: a table on the stack meanwhile, then the anchor. */
+#if LUA_VERSION_NUM >= 504
+#define lgC_beginparents(L, n) ((void)0)
+#define lgC_addparent(L, node, i) ((void)lua_setiuservalue(L, node, i))
+#define lgC_endparents(L, node) ((void)0)
+#else
+#define lgC_beginparents(L, n) lua_createtable(L, n, 0)
+#define lgC_addparent(L, node, i) ((void)(node), lua_rawseti(L, -2, i))
+#define lgC_endparents(L, node) lgC_setanchors(L, node)
+#endif
+
 /* Anchors the values at stack indices p[0..n-1] (positive) in the node on top of the stack,
    which lgC_newuserdata made with room for n parents. */
 static inline void lgC_setparents (lua_State *L, const int *p, int n) {
@@ -95,6 +110,17 @@ static inline void lgC_setparents (lua_State *L, const int *p, int n) {
 /* {==================================================================
 ** The 5.2+ API the binding uses, for 5.1 and LuaJIT
 ** =================================================================== */
+
+#if LUA_VERSION_NUM < 503
+
+/* lua_getfield returns the value's type from 5.3 on */
+static inline int lgC_getfield (lua_State *L, int idx, const char *k) {
+  lua_getfield(L, idx, k);
+  return lua_type(L, -1);
+}
+#define lua_getfield lgC_getfield
+
+#endif
 
 #if LUA_VERSION_NUM < 502
 

@@ -357,24 +357,25 @@ static int host_fn (lua_State *L) {
     for (i = 1; i <= nin; i++) operand(L, i, &a, &W->x[i - 1]);
     return callnumbers(L, h, W);
   }
-  call = lgI_initcall(lua_newuserdatauv(L, lgI_callsize(nin, nout), nvalues + 1), &h->f);
+  call = lgI_initcall(lgC_newuserdata(L, lgI_callsize(nin, nout), nvalues + 1), &h->f);
   top = lua_gettop(L);
+  lgC_beginparents(L, nvalues + 1);
   for (i = 1; i <= nin; i++) {
     operand(L, i, &a, &x);
     if (a == NULL) lgI_setconst(call, (uint32_t)i - 1, x);
     else {
       lgI_setarg(call, (uint32_t)i - 1, a);
       lua_pushvalue(L, i);
-      lua_setiuservalue(L, top, ++uv);
+      lgC_addparent(L, top, ++uv);
     }
   }
   lua_pushvalue(L, UV_EXTRA);  /* the call keeps the definition alive */
-  lua_setiuservalue(L, top, ++uv);
+  lgC_addparent(L, top, ++uv);
+  lgC_endparents(L, top);
   if (lgI_callforward(W, call) != LG_OK) coreerror(L, LG_EHOST, W);
   for (i = 0; i < nout; i++) {
     lgI_initoutput(newnode(L, LGI_OUTPUT, 2, 1), call, (uint32_t)i);
-    lua_pushvalue(L, top);
-    lua_setiuservalue(L, -2, 1);
+    lgC_setparents(L, &top, 1);
   }
   return nout;
 }
@@ -390,7 +391,7 @@ static int doregister (lua_State *L) {
     return 1;
   }
   lua_pop(L, 1);
-  h = (HostFunc *)lua_newuserdatauv(L, sizeof(HostFunc) + len, 0);
+  h = (HostFunc *)lgC_newuserdata(L, sizeof(HostFunc) + len, 0);
   h->f = *f;
   memcpy(h->name, f->name, len + 1);
   h->f.name = h->name;
