@@ -2,6 +2,7 @@
 --   LUA_PATH='lua/?.lua;lua/?/init.lua' LUA_CPATH='build/lua/?.so' lua5.4 scripts/node_bytes.lua
 -- (build/lua5.1/?.so for lua5.1, and so on). The README's table of bytes per node comes from it.
 local lg = require("luagrad")
+local jit = rawget(_G, "jit")   -- LuaJIT's module, nil elsewhere
 local n = 200000
 
 local function fullgc ()
@@ -28,7 +29,7 @@ local kinds = {
   { "binary, two parents", function () return x * y end },
   { "sum of 4 Values", function () return lg.sum({ x, y, x, y }) end },
 }
-print(("%s (%s)"):format(rawget(_G, "jit") and jit.version or _VERSION, lg._VERSION))
+print(("%s (%s)"):format(jit and jit.version or _VERSION, lg._VERSION))
 for _, k in ipairs(kinds) do
   print(("  %-36s %6.1f bytes"):format(k[1], (measure(k[2]))))
 end

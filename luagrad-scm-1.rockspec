@@ -1,0 +1,38 @@
+-- LuaRocks package for Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT. From a clone, offline:
+--   luarocks --lua-version=5.4 make luagrad-scm-1.rockspec
+-- (the README shows LuaJIT, a private tree, and the test).
+rockspec_format = "3.0"
+package = "luagrad"
+version = "scm-1"
+source = {
+  url = "git+file://./luagrad",   -- no public repository yet: `luarocks make` builds the clone
+}
+description = {
+  summary = "Reverse-mode automatic differentiation for Lua, with a C core",
+  detailed = [[
+Values are Lua userdata recorded as a script computes with them (+ - * / ^, exp, log, tanh,
+relu, sum, dot ...); v:backward() hands every Value d(output)/d(value). The garbage
+collector frees a graph when nothing reaches it. Graphs of millions of nodes and chains
+millions deep work.]],
+  labels = { "autodiff", "gradient", "machine-learning" },
+  license = "none chosen yet",   -- the project has not picked a license; set it before publishing
+}
+dependencies = {
+  "lua >= 5.1, < 5.5",
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["luagrad.core"] = {
+      sources = { "src/lg_lua.c", "src/lg_ops.c", "src/lg_graph.c", "src/lg_arena.c",
+                  "src/lg_dot.c", "src/lg_call.c", "src/lg_noembed.c" },
+      incdirs = { "include", "src" },
+      libraries = { "m" },
+    },
+    luagrad = "lua/luagrad/init.lua",
+  },
+}
+test = {
+  type = "command",
+  script = "tests/rock_check.lua",
+}
