@@ -168,11 +168,13 @@ typedef struct lg_Tape {
   lg_Alloc allocf; void *ud;
   void *block; size_t blocksize;     /* every array below lives in this one block */
   uint32_t nnodes, nargs, ninputs, nexternal, nguards, maxn, out;
-  double *val, *adj, *argk, *x;      /* x: scratch, 2 * maxn */
+  uint32_t nslots;                   /* nodes, then one slot per constant argument */
+  double *val, *adj, *x;             /* val, adj: nslots each; x: scratch, 2 * maxn */
   lg_Value **ext;                    /* external leaves: read and credited on each replay */
   lg_Guard *guard;
   uint32_t *first, *n, *extidx;
-  int32_t *argidx, *input;           /* -1: a constant argument, an unused input */
+  uint32_t *argidx;                  /* every argument's slot in val */
+  int32_t *input;                    /* -1: an input the result does not use */
   uint8_t *op;
 } lg_Tape;
 
