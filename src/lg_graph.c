@@ -118,13 +118,20 @@ static int abandon (lg_Work *W, size_t sp) {
 ** may be pushed twice before it is expanded; the later copy finds it marked and drops it.
 */
 int lgI_toposort (lg_Work *W, lg_Value *root) {
+  return lgI_toposortn(W, &root, 1);
+}
+
+int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
   size_t sp = 0;
   W->count = 0;
   W->maxn = 0;
   W->hascall = 0;
-  if (grow(W, (void **)&W->stack, &W->nstack, 1, sizeof(lg_Value *)) != LG_OK)
+  if (grow(W, (void **)&W->stack, &W->nstack, nroots, sizeof(lg_Value *)) != LG_OK)
     return LG_EMEM;
-  W->stack[sp++] = root;
+  while (sp < nroots) {  /* reversed, so the first root comes out first */
+    W->stack[sp] = roots[nroots - 1 - sp];
+    sp++;
+  }
   while (sp > 0) {
     lg_Value *v = W->stack[sp - 1];
     if (!(v->flags & LGI_MARKED)) {  /* first visit: expand */

@@ -42,6 +42,7 @@ struct lg_Value {
 #define LGI_MARKED 1u    /* visited by the current traversal */
 #define LGI_DONE 2u      /* emitted in post-order */
 #define LGI_LABELED 4u   /* the binding holds a label for it */
+#define LGI_INPUT 8u     /* an input leaf of the recording being flattened into a tape */
 
 /* Forward: y = f(x[0..n-1]). Backward: dx[i] = g * dy/dx[i], given x, y and g = dJ/dy. */
 typedef double (*lgI_Forward) (int n, const double *x);
@@ -101,6 +102,7 @@ typedef struct lg_Work {
   int hascall;                       /* a host function's call among them */
   char msg[256];                     /* a host function's last error message */
   const char *msgfrom;               /* and that function's name */
+  int recording;                     /* the binding records guards (lg.compile) */
 } lg_Work;
 
 LGI_FUNC void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud);
@@ -112,6 +114,8 @@ LGI_FUNC int lgI_reservex (lg_Work *W, size_t n);
 /* W->order[0 .. W->count-1] := every node root depends on, parents before children, with
    LGI_MARKED set on each; LG_EMEM (and no marks left) on failure. lgI_unmark clears them. */
 LGI_FUNC int lgI_toposort (lg_Work *W, lg_Value *root);
+/* The same over several roots: every node any of them depends on, once. */
+LGI_FUNC int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots);
 LGI_FUNC void lgI_unmark (lg_Work *W);
 LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
 LGI_FUNC int lgI_zerograd (lg_Work *W, lg_Value *root);
@@ -146,6 +150,49 @@ LGI_FUNC const char *lgI_opname (const lg_Value *v);
 LGI_FUNC int lgI_callbackward (lg_Work *W, lg_Value *call);
 LGI_FUNC void lgI_outputbackward (lg_Value *out);
 LGI_FUNC void lgI_callabandon (lg_Value *call);
+
+/* ---- tapes: a recorded graph flattened for replay (lg_tape.c) ---------------- */
+
+#define LGI_EGUARD 100   /* a replay found a guard broken: record again */
+
+enum { LGI_GLT, LGI_GLE, LGI_GDATA };
+
+/* A fact Lua saw while recording: a < b or a <= b gave expect, or a's data was ka. */
+typedef struct lg_Guard {
+  uint8_t kind, expect;
+  int32_t a, b;     /* tape indices; -1: the constant ka / kb */
+  double ka, kb;
+} lg_Guard;
+
+typedef struct lg_Tape {
+  lg_Alloc allocf; void *ud;
+  void *block; size_t blocksize;     /* every array below lives in this one block */
+  uint32_t nnodes, nargs, ninputs, nexternal, nguards, maxn, out;
+  uint32_t nslots;                   /* nodes, then one slot per constant argument */
+  double *val, *adj, *x;             /* val, adj: nslots each; x: scratch, 2 * maxn */
+  lg_Value **ext;                    /* external leaves: read and credited on each replay */
+  lg_Guard *guard;
+  uint32_t *first, *n, *extidx;
+  uint32_t *argidx;                  /* every argument's slot in val */
+  int32_t *input;                    /* -1: an input the result does not use */
+  uint8_t *op;
+} lg_Tape;
+
+/* From W->order (lgI_toposortn over out and the guards' nodes, marks still set) makes T
+   the flat tape; leaves flagged LGI_INPUT are the inputs, other leaves external. Until
+   lgI_tapeend, lgI_tapeindex maps a node to its index (-1 if not in the tape) so that the
+   caller can fill T->input and T->guard. LG_EARG for a graph holding host functions. */
+LGI_FUNC int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
+                            uint32_t nguards);
+LGI_FUNC int32_t lgI_tapeindex (const lg_Value *v);
+LGI_FUNC void lgI_tapeend (lg_Work *W);
+LGI_FUNC void lgI_tapefree (lg_Tape *T);
+/* Recomputes every value from T->val at the inputs and the external leaves' data; then
+   LGI_EGUARD if a guard no longer holds. */
+LGI_FUNC int lgI_tapeforward (lg_Tape *T);
+/* Adjoints from the output (seeded 1) back to every node; external leaves' grads get
+   theirs added. */
+LGI_FUNC void lgI_tapebackward (lg_Tape *T);
 
 /* ---- text ------------------------------------------------------------------- */
 

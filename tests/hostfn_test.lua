@@ -127,5 +127,11 @@ check("computed outputs refuse data assignment", function ()
          "luagrad.data: cannot assign the data of a computed value (leaves only)")
 end)
 
+check("lg.compile refuses a graph holding host functions", function ()
+  local fg = lg.compile(function (r) return (lg.polar(r, 0)) end)
+  errors(function () fg(1) end, "luagrad.compile: host functions cannot be compiled")
+  assert(lg.compile(function (r) return r * 2 end)(1) == 2)   -- and compiling still works
+end)
+
 print(("%d passed, %d failed"):format(passed, failed))
 return failed
