@@ -104,6 +104,45 @@ static inline void lgC_setparents (lua_State *L, const int *p, int n) {
 #endif
 }
 
+/*
+** Numbered user values read back later (objects other than nodes): lgC_newuserdatauv makes
+** a userdata with n of them; lgC_getiuservalue pushes number i; lgC_setiuservalue pops the
+** top into number i. Before 5.4 they are the slots of a table made with the userdata (its
+** one user value, or its environment), so use them only on userdata made this way.
+*/
+#if LUA_VERSION_NUM >= 504
+#define lgC_newuserdatauv(L, size, n) lua_newuserdatauv(L, size, n)
+#define lgC_getiuservalue(L, idx, i) ((void)lua_getiuservalue(L, idx, i))
+#define lgC_setiuservalue(L, idx, i) ((void)lua_setiuservalue(L, idx, i))
+#else
+#if LUA_VERSION_NUM >= 502
+#define lgC_getuvtable(L, idx) ((void)lua_getuservalue(L, idx))
+#else
+#define lgC_getuvtable(L, idx) lua_getfenv(L, idx)
+#endif
+static inline void *lgC_newuserdatauv (lua_State *L, size_t size, int n) {
+  void *p = lua_newuserdata(L, size);
+  if (n > 0) {
+    lua_createtable(L, n, 0);
+    lgC_setanchors(L, -2);
+  }
+  return p;
+}
+static inline void lgC_getiuservalue (lua_State *L, int idx, int i) {
+  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  lgC_getuvtable(L, idx);
+  lua_rawgeti(L, -1, i);
+  lua_remove(L, -2);
+}
+static inline void lgC_setiuservalue (lua_State *L, int idx, int i) {
+  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  lgC_getuvtable(L, idx);
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, i);
+  lua_pop(L, 1);
+}
+#endif
+
 /* }================================================================== */
 
 
@@ -129,6 +168,15 @@ static inline int lgC_getfield (lua_State *L, int idx, const char *k) {
 #endif
 
 #define lua_rawlen(L, i) lua_objlen(L, (i))
+
+#define lua_absindex(L, i) \
+  ((i) > 0 || (i) <= LUA_REGISTRYINDEX ? (i) : lua_gettop(L) + (i) + 1)
+
+#define luaL_setmetatable lgC_setmetatable
+static inline void lgC_setmetatable (lua_State *L, const char *tname) {
+  luaL_getmetatable(L, tname);
+  lua_setmetatable(L, -2);
+}
 
 #ifndef luaL_newlibtable
 #define luaL_newlibtable(L, l) lua_createtable(L, 0, (int)(sizeof(l) / sizeof((l)[0]) - 1))

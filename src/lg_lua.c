@@ -763,7 +763,7 @@ static int32_t guardoperand (lua_State *L, int i, double *k) {
 static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards) {
   lg_Work *W = getwork(L);
   uint32_t i, nin = (uint32_t)lua_rawlen(L, inputs), ng = (uint32_t)lua_rawlen(L, guards) / 4;
-  lg_Value **roots = (lg_Value **)lua_newuserdatauv(L, (2 * ng + 1) * sizeof(lg_Value *), 0);
+  lg_Value **roots = (lg_Value **)lgC_newuserdatauv(L, (2 * ng + 1) * sizeof(lg_Value *), 0);
   size_t nroots = 1;
   lg_Tape T;
   int err;
@@ -818,7 +818,7 @@ static void record (lua_State *L, Compiled *c) {
   shape = lua_gettop(L);
   lua_createtable(L, 0, 0);
   guards = lua_gettop(L);
-  lua_getiuservalue(L, 1, 1);  /* f */
+  lgC_getiuservalue(L, 1, 1);  /* f */
   luaL_checkstack(L, nargs + 4, "too many arguments");
   for (i = 2; i <= nargs + 1; i++) makeleaves(L, i, i, inputs, shape, 0);
   lua_getfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);  /* an outer recording's, restored below */
@@ -840,17 +840,17 @@ static void record (lua_State *L, Compiled *c) {
   lua_rawseti(L, -2, 1);
   lua_pushvalue(L, guards);
   lua_rawseti(L, -2, 2);
-  lua_setiuservalue(L, 1, 2);
+  lgC_setiuservalue(L, 1, 2);
   c->nshape = (uint32_t)lua_rawlen(L, shape);
   {
-    int32_t *s = (int32_t *)lua_newuserdatauv(L, (c->nshape + 1) * sizeof(int32_t), 0);
+    int32_t *s = (int32_t *)lgC_newuserdatauv(L, (c->nshape + 1) * sizeof(int32_t), 0);
     uint32_t k;
     for (k = 0; k < c->nshape; k++) {
       lua_rawgeti(L, shape, (lua_Integer)k + 1);
       s[k] = (int32_t)lua_tointeger(L, -1);
       lua_pop(L, 1);
     }
-    lua_setiuservalue(L, 1, 3);
+    lgC_setiuservalue(L, 1, 3);
   }
   c->recordings++;
   lua_settop(L, nargs + 1);
@@ -865,7 +865,7 @@ static int compiled_call (lua_State *L) {
   w.pos = w.input = 0;
   if (c->T.block != NULL) {
     int same = 1;
-    lua_getiuservalue(L, 1, 3);
+    lgC_getiuservalue(L, 1, 3);
     w.shape = (const int32_t *)lua_touserdata(L, -1);
     lua_pop(L, 1);  /* still anchored as user value 3 */
     for (i = 2; i <= nargs + 1 && same; i++) same = gather(L, i, i, &w, 0);
@@ -911,11 +911,11 @@ static int compiled_gc (lua_State *L) {
 static int mod_compile (lua_State *L) {
   Compiled *c;
   if (lua_type(L, 1) != LUA_TFUNCTION) argerror(L, "compile", 1, "function");
-  c = (Compiled *)lua_newuserdatauv(L, sizeof(Compiled), 3);
+  c = (Compiled *)lgC_newuserdatauv(L, sizeof(Compiled), 3);
   memset(c, 0, sizeof(*c));
   luaL_setmetatable(L, COMPILED_MT);
   lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 1);
+  lgC_setiuservalue(L, -2, 1);
   return 1;
 }
 
