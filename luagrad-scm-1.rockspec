@@ -24,7 +24,8 @@ build = {
   type = "builtin",
   modules = {
     ["luagrad.core"] = {
-      sources = { "src/lg_lua.c", "src/lg_ops.c", "src/lg_graph.c", "src/lg_arena.c",
+      sources = { "src/lg_lua.c", "src/lg_lua_host.c", "src/lg_lua_compile.c",
+                  "src/lg_ops.c", "src/lg_graph.c", "src/lg_arena.c",
                   "src/lg_dot.c", "src/lg_call.c", "src/lg_tape.c",
                   "src/lg_noembed.c" },
       incdirs = { "include", "src" },

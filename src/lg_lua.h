@@ -1,0 +1,66 @@
+/*
+** lg_lua.h: what the binding's files share (lg_lua.c: Values, ops, fields, methods and
+** opening the module; lg_lua_host.c: host functions; lg_lua_compile.c: lg.compile). Only
+** these files include lua.h. Never installed.
+*/
+#ifndef LG_LUA_H
+#define LG_LUA_H
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "lg_compat.h"
+#include "lg_internal.h"
+
+#define VALUE_MT "luagrad.Value"
+#define WORK_KEY "luagrad.work"
+#define LABELS_KEY "luagrad.labels"
+#define COMPILED_MT "luagrad.Compiled"
+#define GUARDS_KEY "luagrad.guards"   /* the guards of the recording under way */
+
+/* More parent Values than this go in one table user value (Lua 5.4 caps user values at
+   65535 per userdata and does not check it in release builds). */
+#ifndef LG_MAXUSERVALUES
+#define LG_MAXUSERVALUES 1024
+#endif
+
+/* Upvalues shared by every C function of the module. */
+#define UV_MT lua_upvalueindex(1)       /* the Value metatable */
+#define UV_WORK lua_upvalueindex(2)     /* the scratch buffers (a full userdata) */
+#define UV_LABELS lua_upvalueindex(3)   /* Value -> label, weak keys */
+#define UV_EXTRA lua_upvalueindex(4)    /* the op index, or the method table for __index */
+#define NUPVALUES 3
+
+/* The Value at index i, or NULL. The metatable comparison is what makes it sound: only this
+   module creates userdata with that metatable, and scripts cannot read or replace it. */
+static inline lg_Value *lgL_tovalue (lua_State *L, int i) {
+  lg_Value *v = (lg_Value *)lua_touserdata(L, i);
+  if (v != NULL && lua_getmetatable(L, i)) {
+    int ok = lua_rawequal(L, -1, UV_MT);
+    lua_pop(L, 1);
+    if (ok) return v;
+  }
+  return NULL;
+}
+
+/* Errors, in the library's shapes (see the README): they raise, never return. */
+LGI_FUNC const char *lgL_typename (lua_State *L, int i);   /* "value", or Lua's name */
+LGI_FUNC int lgL_argerror (lua_State *L, const char *fn, int arg, const char *what);
+LGI_FUNC int lgL_memerror (lua_State *L);
+LGI_FUNC int lgL_coreerror (lua_State *L, int err, lg_Work *W);
+
+/* The module's shared state and building blocks, for functions with its upvalues. */
+LGI_FUNC lg_Work *lgL_getwork (lua_State *L);
+LGI_FUNC int lgL_operand (lua_State *L, int i, lg_Value **v, double *x);
+LGI_FUNC lg_Value *lgL_newnode (lua_State *L, int op, uint32_t n, int nuv);
+LGI_FUNC lg_Value *lgL_newleaf (lua_State *L, double x);
+LGI_FUNC void lgL_pushupvalues (lua_State *L);
+LGI_FUNC void lgL_setclosure (lua_State *L, int t, const char *name, lua_CFunction f,
+                              int extra);
+
+/* lg.compile (lg_lua_compile.c) */
+LGI_FUNC int lgL_compile (lua_State *L);
+LGI_FUNC void lgL_opencompile (lua_State *L);
+LGI_FUNC void lgL_addguard (lua_State *L, int kind, int a, int b, int expect);
+
+#endif

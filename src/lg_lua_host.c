@@ -1,0 +1,101 @@
+/*
+** lg_lua_host.c: host-defined differentiable functions (lg_Func) in Lua: registered under a
+** name into a lua_State, and called like a built-in op on Values and numbers.
+*/
+#include <string.h>
+
+#include "lg_lua.h"
+
+/* A registered function: the host's definition with its name copied in. */
+typedef struct HostFunc {
+  lg_Func f;
+  char name[1];
+} HostFunc;
+
+
+/* Pushes the outputs of h on all-number arguments x, as numbers. */
+static int callnumbers (lua_State *L, const HostFunc *h, lg_Work *W) {
+  int j, nin = h->f.nin;
+  double *y = W->x + nin;
+  int err = lgI_hostforward(W, &h->f, W->x, y);
+  if (err != LG_OK) lgL_coreerror(L, err, W);
+  for (j = 0; j < h->f.nout; j++) lua_pushnumber(L, (lua_Number)y[j]);
+  return h->f.nout;
+}
+
+/* lg.<name>(x1, ..., xn) -> y1, ..., ym: one call node, m output Values */
+static int host_fn (lua_State *L) {
+  const HostFunc *h = (const HostFunc *)lua_touserdata(L, UV_EXTRA);
+  int i, nin = h->f.nin, nout = h->f.nout, nvalues = 0, top, uv = 0;
+  lg_Work *W = lgL_getwork(L);
+  lg_Value *call, *a;
+  double x;
+  if (lua_gettop(L) > nin)
+    luaL_error(L, "luagrad.%s: bad argument #%d (no more than %d arguments expected, got %s)",
+               h->name, nin + 1, nin, lgL_typename(L, nin + 1));
+  for (i = 1; i <= nin; i++) {
+    if (!lgL_operand(L, i, &a, &x)) lgL_argerror(L, h->name, i, "number or value");
+    if (a != NULL) nvalues++;
+  }
+  if (lgI_reservex(W, 2 * (size_t)nin + (size_t)nout) != LG_OK) lgL_memerror(L);
+  luaL_checkstack(L, nout + 2, "too many results");
+  if (nvalues == 0) {
+    for (i = 1; i <= nin; i++) lgL_operand(L, i, &a, &W->x[i - 1]);
+    return callnumbers(L, h, W);
+  }
+  call = lgI_initcall(lgC_newuserdata(L, lgI_callsize(nin, nout), nvalues + 1), &h->f);
+  top = lua_gettop(L);
+  lgC_beginparents(L, nvalues + 1);
+  for (i = 1; i <= nin; i++) {
+    lgL_operand(L, i, &a, &x);
+    if (a == NULL) lgI_setconst(call, (uint32_t)i - 1, x);
+    else {
+      lgI_setarg(call, (uint32_t)i - 1, a);
+      lua_pushvalue(L, i);
+      lgC_addparent(L, top, ++uv);
+    }
+  }
+  lua_pushvalue(L, UV_EXTRA);  /* the call keeps the definition alive */
+  lgC_addparent(L, top, ++uv);
+  lgC_endparents(L, top);
+  if (lgI_callforward(W, call) != LG_OK) lgL_coreerror(L, LG_EHOST, W);
+  for (i = 0; i < nout; i++) {
+    lgI_initoutput(lgL_newnode(L, LGI_OUTPUT, 2, 1), call, (uint32_t)i);
+    lgC_setparents(L, &top, 1);
+  }
+  return nout;
+}
+
+/* Protected part of lg_register_op: the definition (light userdata) at index 1. */
+static int doregister (lua_State *L) {
+  const lg_Func *f = (const lg_Func *)lua_touserdata(L, 1);
+  size_t len = strlen(f->name);
+  HostFunc *h;
+  luaL_requiref(L, "luagrad", luaopen_luagrad, 0);
+  if (lua_getfield(L, -1, f->name) != LUA_TNIL) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pop(L, 1);
+  h = (HostFunc *)lgC_newuserdata(L, sizeof(HostFunc) + len, 0);
+  h->f = *f;
+  memcpy(h->name, f->name, len + 1);
+  h->f.name = h->name;
+  lgL_setclosure(L, 2, f->name, host_fn, 3);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int lg_register_op (lua_State *L, const lg_Func *f) {
+  int ok;
+  if (!lgI_validfunc(f)) return LG_EARG;
+  lua_pushcfunction(L, doregister);
+  lua_pushlightuserdata(L, (void *)f);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return LG_EMEM;
+  }
+  ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return ok ? LG_OK : LG_EARG;
+}
