@@ -91,7 +91,8 @@ LG_API const char *lg_strerror (int code);
 /* A new empty arena using allocf(ud, ...) for all its memory (NULL: malloc/free).
    Returns NULL when out of memory. */
 LG_API lg_Arena *lg_arena_new (lg_Alloc allocf, void *ud);
-/* Frees the arena and every Value made in it. A NULL arena is ignored. */
+/* Frees the arena and every Value made in it; pointers to them are then invalid. A NULL
+   arena is ignored. */
 LG_API void lg_arena_free (lg_Arena *A);
 /* Frees every Value made in the arena, keeping the arena for reuse. */
 LG_API void lg_arena_clear (lg_Arena *A);
@@ -106,6 +107,8 @@ LG_API lg_Value *lg_leaf (lg_Arena *A, double x);
    Returns the new Value, or NULL with *err (when err is not NULL) set to LG_EARG or LG_EMEM. */
 LG_API lg_Value *lg_apply (lg_Arena *A, int op, int nargs, const lg_Arg *args, int *err);
 
+/* v's data and grad (grad starts at 0 and accumulates across lg_backward calls). v must be
+   a Value of a live arena; none of these can fail. */
 LG_API double lg_data (const lg_Value *v);
 LG_API double lg_grad (const lg_Value *v);
 LG_API void lg_set_grad (lg_Value *v, double g);
