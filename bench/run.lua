@@ -242,6 +242,7 @@ table_out({"implementation", "GC", "W1 fwd", "W1 fwd+bwd", "W3 binary", "W3 dot"
 say("W1: %d reps (PyTorch: %s). W3: %d steps (PyTorch scalar: %s). W4 s: build + backward +",
     cfg.w1, cfg.torch and cfg.torch.w1 or "-", cfg.w3, cfg.torch and cfg.torch.w3scalar or "-")
 say("collect; W4 MB: peak resident set growth (VmHWM) over the process before the build.")
+say("PyTorch runs no W4: a million-deep chain of scalar tensors takes minutes.")
 say("")
 
 say("W2 random DAG: forward ns/op, backward ns/node, bytes/node (Lua heap after a full collect)")
@@ -291,7 +292,7 @@ end
 
 -- Self cost per function, from callgrind_annotate: name -> instructions.
 local function byfunction (file)
-  local _, text = sh("callgrind_annotate --inclusive=no --threshold=100 " .. file)
+  local _, text = sh("callgrind_annotate --inclusive=no --auto=no --threshold=100 " .. file)
   local t = {}
   for line in text:gmatch("[^\n]+") do
     local n, rest = line:match("^%s*([%d,]+)%s+%(%s*[%d%.]+%%%)%s+(.+)$")
@@ -426,21 +427,53 @@ for _, gc in ipairs(GCS) do
          t and fmt("%.3f s at %g", t, cfg.w4))
 end
 say("")
-say("Ratios within rounds (medians): luagrad / floor (c), W2 forward")
-for _, gc in ipairs(GCS) do
-  local parts = {}
-  for _, n in ipairs(cfg.w2) do
-    local r = roundratio(function (rec)
-      local l, f = rec[fmt("luagrad|%s|w2:%d", gc, n)], rec[fmt("floor|%s|w2:%d", gc, n)]
-      return l and f and l.fwd_ns / f.fwd_ns
-    end)
-    parts[#parts + 1] = fmt("N=%g %.2fx", n, r or 0 / 0)
+local function ratios (title, f)
+  say("%s", title)
+  for _, gc in ipairs(GCS) do
+    local parts = {}
+    for _, n in ipairs(cfg.w2) do
+      local r = roundratio(function (rec)
+        local l, o = rec[fmt("luagrad|%s|w2:%d", gc, n)], rec[fmt("%s|%s|w2:%d", f, gc, n)]
+        return l and o and l.fwd_ns / o.fwd_ns
+      end)
+      parts[#parts + 1] = fmt("N=%g %.2fx", n, r or 0 / 0)
+    end
+    say("  %s: %s", gc, concat(parts, ", "))
   end
-  say("  %s: %s", gc, concat(parts, ", "))
 end
+ratios("Ratios within rounds (medians), W2 forward: luagrad / floor (c)", "floor")
+ratios("W2 forward: luagrad / plain Lua (a)", "plain")
 say("")
 
 -- ---- where the cost goes -----------------------------------------------------------------
+
+-- Where a function's instructions belong, by its name (first match wins).
+local BUCKETS = {
+  {"allocation and collector", {"alloc", "free", "^luaC_", "^luaM_", "sweep", "mark", "^freeobj",
+                                "^luaS_newudata", "collect", "^singlestep", "^atomic",
+                                "^entersweep", "^traverse", "^clear", "^correctgray", "^genstep",
+                                "^atomic2gen", "^entergen", "^fullgen", "^stepgenfull",
+                                "^sweep2old", "^whitelist", "^correctpointers",
+                                "^luaF_", "^luaE_", "^remarkupvals", "^convergeephemerons",
+                                "^udata2finalize", "^separatetobefnz", "^GCTM",
+                                "^checkSizes", "^luaH_free", "^luaS_remove"}},
+  {"interpreter and metamethod call", {"^luaV_", "^luaT_", "^luaD_", "^callbinTM", "^luaH_",
+                                       "^luaO_", "^moveresults", "^ccall", "^precall",
+                                       "^luaG_", "^luaS_"}},
+  {"Lua C API (lua_*, index2value)", {"^lua_", "^index2", "^luaL_", "^aux_"}},
+  {"luagrad binding (lg_lua.c)", {"^operand", "^tovalue", "^binary", "^unary", "^newnode",
+                                  "^value_", "^opindex", "^getwork", "^nary", "^mod_"}},
+  {"luagrad core (lg_*.c)", {"^lgI_", "_fwd", "_bwd", "^pushadjoint", "^grow", "^setmask"}},
+  {"libm and libc string", {"exp", "tanh", "^__str", "^str", "^mem", "^__mem", "fma"}},
+}
+local function bucket (fn)
+  for _, b in ipairs(BUCKETS) do
+    for _, pat in ipairs(b[2]) do
+      if fn:match(pat) then return b[1] end
+    end
+  end
+  return "other"
+end
 
 if #profiles > 0 and not QUICK then
   say("Where the cost goes: instructions per op by function (self cost, callgrind_annotate)")
@@ -455,7 +488,17 @@ if #profiles > 0 and not QUICK then
     end
     table.sort(list, function (x, y) return x[2] > y[2] end)
     say("  %s: %.0f per op", name, total)
-    for i = 1, math.min(#list, 14) do
+    local groups, gl = {}, {}
+    for _, e in ipairs(list) do
+      local g = bucket(e[1])
+      if not groups[g] then groups[g] = 0; gl[#gl + 1] = g end
+      groups[g] = groups[g] + e[2]
+    end
+    table.sort(gl, function (x, y) return groups[x] > groups[y] end)
+    for _, g in ipairs(gl) do
+      say("    %7.1f  %5.1f%%  [%s]", groups[g], 100 * groups[g] / total, g)
+    end
+    for i = 1, math.min(#list, 20) do
       say("    %7.1f  %5.1f%%  %s", list[i][2], 100 * list[i][2] / total, list[i][1])
     end
   end
