@@ -238,7 +238,7 @@ for _, im in ipairs(IMPLS) do
   if r[3] ~= "-" or r[5] ~= "-" or r[6] ~= "-" then rows[#rows + 1] = r end
 end
 table_out({"implementation", "GC", "W1 fwd", "W1 fwd+bwd", "W3 binary", "W3 dot", "W4 s",
-           "W4 MB"}, rows, {20, 3, 7, 10, 9, 7, 7, 6})
+           "W4 MB"}, rows, {20, 3, 8, 10, 9, 7, 7, 6})
 say("W1: %d reps (PyTorch: %s). W3: %d steps (PyTorch scalar: %s). W4 s: build + backward +",
     cfg.w1, cfg.torch and cfg.torch.w1 or "-", cfg.w3, cfg.torch and cfg.torch.w3scalar or "-")
 say("collect; W4 MB: peak resident set growth (VmHWM) over the process before the build.")
@@ -297,11 +297,9 @@ local function byfunction (file)
   for line in text:gmatch("[^\n]+") do
     local n, rest = line:match("^%s*([%d,]+)%s+%(%s*[%d%.]+%%%)%s+(.+)$")
     if n and not rest:match("PROGRAM TOTALS") then
-      local loc, obj = rest:match("^(.-)%s+%[(.-)%]%s*$")
-      loc = loc or rest
-      local fn = loc:match(":([^:]+)$") or loc
-      local name = fn .. " (" .. ((obj or ""):match("([^/]+)$") or "?") .. ")"
-      t[name] = (t[name] or 0) + tonumber((n:gsub(",", "")))
+      local loc = rest:match("^(.-)%s+%[.-%]%s*$") or rest
+      local fn = loc:match(":([^:]+)$") or loc   -- one entry per function, whatever its file
+      t[fn] = (t[fn] or 0) + tonumber((n:gsub(",", "")))
     end
   end
   return t
@@ -465,6 +463,7 @@ local BUCKETS = {
                                   "^value_", "^opindex", "^getwork", "^nary", "^mod_"}},
   {"luagrad core (lg_*.c)", {"^lgI_", "_fwd", "_bwd", "^pushadjoint", "^grow", "^setmask"}},
   {"libm and libc string", {"exp", "tanh", "^__str", "^str", "^mem", "^__mem", "fma"}},
+  {"the floor module (floor.c)", {"^f_", "^push$"}},
 }
 local function bucket (fn)
   for _, b in ipairs(BUCKETS) do
@@ -480,16 +479,17 @@ if #profiles > 0 and not QUICK then
   for _, p in ipairs(profiles) do
     local name, f1, f2, reps = unpack(p)
     local a, b = byfunction(f1), byfunction(f2)
-    local list, total = {}, 0
+    local list, all, total = {}, {}, 0
     for fn, n2 in pairs(b) do
       local d = (n2 - (a[fn] or 0)) / reps
       total = total + d
+      all[#all + 1] = {fn, d}
       if d >= 0.5 then list[#list + 1] = {fn, d} end
     end
     table.sort(list, function (x, y) return x[2] > y[2] end)
     say("  %s: %.0f per op", name, total)
     local groups, gl = {}, {}
-    for _, e in ipairs(list) do
+    for _, e in ipairs(all) do
       local g = bucket(e[1])
       if not groups[g] then groups[g] = 0; gl[#gl + 1] = g end
       groups[g] = groups[g] + e[2]
