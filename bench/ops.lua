@@ -1,7 +1,8 @@
 -- bench/ops.lua: one small case repeated K times, for instruction counts under callgrind.
 --   valgrind --tool=callgrind luahost bench/ops.lua BACKEND GC CASE K
 -- bench/run.lua runs each case at two values of K; the difference over the difference in K
--- is the cost of one repetition with start-up, loading and the final collection cancelled.
+-- is the cost of one repetition with start-up, loading and the final collection cancelled
+-- (w2build and w2bwd, for the cache simulator, take K as a size or a count of sweeps).
 -- Results are dropped at once, so every op works on a small fresh graph (W1-style), and the
 -- collector's work on that garbage is part of what is counted.
 local C = require("common")
@@ -72,6 +73,35 @@ cases.bwd = function ()           -- backward over a W2 graph of 1,002 ops (+ it
   for i = 1, L do if used[i] then nodes = nodes + 1 end end
   print("NODES " .. nodes)
   for _ = 1, K do J:backward() end
+end
+
+-- At scale, for the cache simulator: K is the size, so run two sizes and difference them.
+local function w2graph (nops)
+  local leafx, A, Bi, Ci, ncells = C.w2_program(nops)
+  local L, outs = #leafx, {}
+  for i = 1, L do outs[i] = value(leafx[i]) end
+  for k = 1, ncells do
+    local a, b, c = outs[A[k]], outs[Bi[k]], outs[Ci[k]]
+    local u = a * b
+    local w = u - c
+    local e = B.exp(w)
+    local q = w / e
+    local s = q + a
+    outs[L + k] = tanh(s)
+  end
+  return outs[L + ncells]
+end
+
+cases.w2build = function ()       -- build a W2 graph of K ops; exit without freeing it
+  w2graph(K)
+  os.exit(0, false)
+end
+
+cases.w2bwd = function ()         -- backward K times over a W2 graph of 200,000 ops
+  local J = w2graph(200000)
+  collectgarbage("collect")
+  for _ = 1, K do J:backward() end
+  os.exit(0, false)
 end
 
 local f = cases[case] or error("unknown case " .. tostring(case))

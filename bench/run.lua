@@ -496,7 +496,9 @@ if #profiles > 0 and not QUICK then
     end
     table.sort(gl, function (x, y) return groups[x] > groups[y] end)
     for _, g in ipairs(gl) do
-      say("    %7.1f  %5.1f%%  [%s]", groups[g], 100 * groups[g] / total, g)
+      if math.abs(groups[g]) >= 0.5 then
+        say("    %7.1f  %5.1f%%  [%s]", groups[g], 100 * groups[g] / total, g)
+      end
     end
     for i = 1, math.min(#list, 20) do
       say("    %7.1f  %5.1f%%  %s", list[i][2], 100 * list[i][2] / total, list[i][1])
