@@ -100,6 +100,9 @@ local function jobs ()
   for _, w in ipairs(workloads()) do
     local wl, n = w[1], fmt("%d", w[2])
     list[#list + 1] = fmt("%s/bench/cbench %s %s", build, wl, n)
+    if not wl:match("^w3") then
+      list[#list + 1] = fmt("%s/bench/corebench %s %s", build, wl, n)
+    end
     for _, b in ipairs(LUA_BACKENDS) do
       for _, gc in ipairs(GCS) do
         list[#list + 1] = fmt("%slua5.4 %s/bench/lua_bench.lua %s %s %s %s", luaenv, src, b, gc,
@@ -191,7 +194,7 @@ local function num (x, digits)
   return fmt("%." .. (digits or 3) .. "g", x)
 end
 
-local IMPLS = {{"C", "-", "C by hand (b)"}}
+local IMPLS = {{"C", "-", "C by hand (b)"}, {"core", "-", "luagrad core from C"}}
 for _, b in ipairs(LUA_BACKENDS) do
   for _, gc in ipairs(GCS) do
     local name = ({luagrad = "luagrad", floor = "floor (c)", floorchk = "floor+checks",
@@ -266,8 +269,9 @@ for _, im in ipairs(IMPLS) do
 end
 table_out(head, rows, widths)
 local big = cfg.w2[#cfg.w2]
-say("Leaves: %s bytes each (luagrad). C's bytes/node: its value, adjoint and operand arrays.",
+say("Leaves: %s bytes each (luagrad). C's bytes/node: its value, adjoint and operand arrays;",
     num(med(fmt("luagrad|gen|w2:%d", big), "leaf_bytes")))
+say("the core's (luagrad's nodes in an arena, through include/luagrad.h): its arena's bytes.")
 say("")
 
 -- ---- instruction counts -------------------------------------------------------------------
