@@ -1,13 +1,15 @@
 # The two commands: `make run` (the lecture example) and `make test` (every test).
 # Both install missing Debian packages (as root), configure and build first.
+# `make bench` builds a Release tree of its own and runs bench/ (BENCH_QUICK=1: a minute).
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 # DEPS=--all: scripts/deps.sh also installs every other Lua, luarocks and luacheck (CI)
 DEPS ?=
+BENCH_BUILD ?= build-bench
 
-.PHONY: all deps configure build run test install examples clean
+.PHONY: all deps configure build run test install examples bench clean
 
 all: build
 
@@ -29,6 +31,11 @@ examples: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2
+
+bench: deps
+	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g -DBUILD_TESTING=OFF >/dev/null
+	@cmake --build $(BENCH_BUILD) -j2
+	BENCH_QUICK=$(BENCH_QUICK) lua5.4 bench/run.lua $(BENCH_BUILD)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
