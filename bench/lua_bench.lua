@@ -1,7 +1,8 @@
 -- bench/lua_bench.lua: one measurement of one workload, in one process, on one backend.
 --   lua5.4 bench/lua_bench.lua BACKEND GC WORKLOAD SIZE
 -- BACKEND: plain (Lua numbers, forward only), floor (the least a C-backed Value op can cost,
--- forward only), floorchk (the floor plus the two operand checks soundness needs), luagrad.
+-- forward only), floorchk (the floor plus the two operand checks soundness needs), luagrad,
+-- compiled (luagrad's lg.compile: recorded once, then replayed; W1-W3 only).
 -- GC: inc or gen (set explicitly). WORKLOAD: w1 (SIZE reps), w2 (SIZE ops), w3bin / w3dot
 -- (SIZE steps), w4 (SIZE ops). Prints one RESULT line (bench/common.lua) for bench/run.lua.
 local C = require("common")
@@ -10,7 +11,9 @@ local backend, gcmode, workload, size = arg[1], arg[2], arg[3], tonumber(arg[4])
 
 C.setgc(gcmode)
 
-local B = C.backend(backend)
+local compiled = backend == "compiled"
+local B = C.backend(compiled and "luagrad" or backend)
+local lg = compiled and require("luagrad")
 
 local function out (fields, check)
   table.insert(fields, 1, {"impl", backend})
@@ -20,8 +23,18 @@ local function out (fields, check)
   C.result(fields, check)
 end
 
+-- W1 compiled: the same function, recorded once, replayed reps times (forward + backward).
+local function w1compiled (reps)
+  local fg = lg.compile(function (a, b, c) return 3 * (a + b * c) end)
+  local J, ga, gb, gc
+  local t0 = clock()
+  for _ = 1, reps do J, ga, gb, gc = fg(5, 3, 2) end
+  out({{"total_us", (clock() - t0) / reps * 1e6}}, {J, ga, gb, gc})
+end
+
 -- W1: J = 3*(a + b*c) on a fresh graph, then backward, reps times.
 local function w1 (reps)
+  if compiled then return w1compiled(reps) end
   local value = B.value
   local J, a, b, c
   local t0 = clock()
@@ -50,8 +63,37 @@ local function w1 (reps)
   out(fields, {J.data, a.grad, b.grad, c.grad})
 end
 
+-- W2 compiled: the DAG as a function of the leaves' numbers, recorded once, then replayed;
+-- fwd_ns is forward and backward together, per op.
+local function w2compiled (nops)
+  local leafx, A, Bi, Ci, ncells = C.w2_program(nops)
+  local L = #leafx
+  local function f (xs)
+    local outs = {}
+    for i = 1, L do outs[i] = xs[i] end
+    for k = 1, ncells do
+      local a, b, c = outs[A[k]], outs[Bi[k]], outs[Ci[k]]
+      local u = a * b
+      local w = u - c
+      local q = w / lg.exp(w)
+      outs[L + k] = lg.tanh(q + a)
+    end
+    return outs[L + ncells]
+  end
+  local fg = lg.compile(f)
+  local J, g = fg(leafx)
+  local reps = math.max(3, math.floor(2e6 / nops))
+  local t0 = clock()
+  for _ = 1, reps do J, g = fg(leafx) end
+  local n = 6 * ncells
+  local check = {J}
+  for i = 1, L do check[#check + 1] = g[i] end
+  out({{"ops", n}, {"fwd_ns", (clock() - t0) / reps / n * 1e9}}, check)
+end
+
 -- W2: the random DAG of bench/common.lua; forward ns/op, backward ns/node, bytes per node.
 local function w2 (nops)
+  if compiled then return w2compiled(nops) end
   local leafx, A, Bi, Ci, ncells = C.w2_program(nops)
   local value, exp, tanh = B.value, B.exp, B.tanh
   local L = #leafx
@@ -155,12 +197,24 @@ local function w3 (steps, dot)
     return data / #X + reg * alpha
   end
   local check, last = {}, nil
+  local data = B.data
+  if compiled then  -- the parameters are leaves made outside: live in every replay
+    local fg = lg.compile(loss)
+    fg()   -- the recording, outside the timing: steps measure replays, as in training
+    loss = function ()  -- each replay adds the gradients to the parameters' grads
+      B.zero_grad(params)
+      return (fg())
+    end
+    data = function (x) return x end
+  end
   local t0 = clock()
   for k = 0, steps - 1 do
     local J = loss()
     if B.grad then
-      B.zero_grad(params)
-      J:backward()
+      if not compiled then
+        B.zero_grad(params)
+        J:backward()
+      end
       local lr = C.lr(k)
       for i = 1, #params do
         local p = params[i]
@@ -168,10 +222,10 @@ local function w3 (steps, dot)
       end
     end
     if k == 0 then
-      check[1] = B.data(J)
+      check[1] = data(J)
       if B.grad then for i = 1, #params do check[#check + 1] = params[i].grad end end
     end
-    last = B.data(J)
+    last = data(J)
   end
   local t = clock() - t0
   if B.grad then check[#check + 1] = last end

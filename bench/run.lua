@@ -31,7 +31,7 @@ cfg.rounds = tonumber(env("BENCH_ROUNDS")) or cfg.rounds
 if env("BENCH_TORCH") == "0" then cfg.torch = false end
 if env("BENCH_CALLGRIND") == "0" then cfg.cg = false end
 
-local LUA_BACKENDS = {"luagrad", "floor", "floorchk", "plain"}
+local LUA_BACKENDS = {"luagrad", "compiled", "floor", "floorchk", "plain"}
 local GCS = {"inc", "gen"}
 local luaenv = fmt("LUA_PATH='%s/bench/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;;' " ..
                    "LUA_CPATH='%s/lua/?.so;%s/bench/?.so;;' ", src, src, src, build, build)
@@ -105,8 +105,10 @@ local function jobs ()
     end
     for _, b in ipairs(LUA_BACKENDS) do
       for _, gc in ipairs(GCS) do
-        list[#list + 1] = fmt("%slua5.4 %s/bench/lua_bench.lua %s %s %s %s", luaenv, src, b, gc,
-                              wl, n)
+        if not (b == "compiled" and wl == "w4") then  -- a chain has nothing to replay
+          list[#list + 1] = fmt("%slua5.4 %s/bench/lua_bench.lua %s %s %s %s", luaenv, src, b,
+                                gc, wl, n)
+        end
       end
     end
   end
@@ -197,7 +199,8 @@ end
 local IMPLS = {{"C", "-", "C by hand (b)"}, {"core", "-", "luagrad core from C"}}
 for _, b in ipairs(LUA_BACKENDS) do
   for _, gc in ipairs(GCS) do
-    local name = ({luagrad = "luagrad", floor = "floor (c)", floorchk = "floor+checks",
+    local name = ({luagrad = "luagrad", compiled = "luagrad compiled",
+                   floor = "floor (c)", floorchk = "floor+checks",
                    plain = "plain Lua (a)"})[b]
     IMPLS[#IMPLS + 1] = {b, gc, name}
   end
@@ -420,6 +423,29 @@ for _, gc in ipairs(GCS) do
   end)
   target(large >= 1e6 and r and r <= 2.5 or (large < 1e6 and nil),
          fmt("W2 N=1e6 fwd+bwd <= 2.5x plain-Lua forward (%s)", gc),
+         r and fmt("%.1fx at N=%g", r, large))
+end
+for _, gc in ipairs(GCS) do  -- lg.compile (section 3): replays against the C by hand
+  for _, wl in ipairs({"w3bin", "w3dot"}) do
+    local r = roundratio(function (rec)
+      local l, c = rec[fmt("compiled|%s|%s", gc, wl)], rec["C|-|" .. wl]
+      return l and c and l.ms / c.ms
+    end)
+    target(r and r <= 3, fmt("W3 (%s) compiled <= 3x C by hand (%s)", wl:sub(3), gc),
+           r and fmt("%.1fx", r))
+  end
+  local r = roundratio(function (rec)
+    local l, c = rec[fmt("compiled|%s|w2:%d", gc, large)], rec[fmt("C|-|w2:%d", large)]
+    return l and c and l.fwd_ns / (c.fwd_ns + c.bwd_ns)
+  end)
+  target(r and r <= 3, fmt("W2 compiled fwd+bwd <= 3x C by hand, N=%g (%s)", large, gc),
+         r and fmt("%.1fx", r))
+  r = roundratio(function (rec)
+    local l, p = rec[fmt("compiled|%s|w2:%d", gc, large)], rec[fmt("plain|%s|w2:%d", gc, large)]
+    return l and p and l.fwd_ns / p.fwd_ns
+  end)
+  target(large >= 1e6 and r and r <= 2.5 or (large < 1e6 and nil),
+         fmt("W2 N=1e6 compiled fwd+bwd <= 2.5x plain-Lua forward (%s)", gc),
          r and fmt("%.1fx at N=%g", r, large))
 end
 for _, gc in ipairs(GCS) do
