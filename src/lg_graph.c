@@ -7,45 +7,6 @@
 
 /* ---- nodes ------------------------------------------------------------------- */
 
-static size_t maskwords (uint32_t n) {
-  return (n <= LGI_INLINEMASK) ? 0 : ((size_t)n + 63) / 64;
-}
-
-size_t lgI_nodesize (uint32_t n) {
-  return LGI_HEADSIZE + (size_t)n * sizeof(lg_Slot) + maskwords(n) * sizeof(uint64_t);
-}
-
-lg_Value *lgI_initnode (void *mem, int op, uint32_t n) {
-  lg_Value *v = (lg_Value *)mem;
-  memset(v, 0, lgI_nodesize(n));
-  v->op = (uint8_t)op;
-  v->n = n;
-  return v;
-}
-
-static void setmask (lg_Value *v, uint32_t i, int isconst) {
-  if (v->n <= LGI_INLINEMASK) {
-    if (isconst) v->kmask |= (uint16_t)(1u << i);
-    else v->kmask &= (uint16_t)~(1u << i);
-  }
-  else {
-    uint64_t *bits = (uint64_t *)(v->in + v->n);
-    uint64_t bit = (uint64_t)1 << (i & 63);
-    if (isconst) bits[i >> 6] |= bit;
-    else bits[i >> 6] &= ~bit;
-  }
-}
-
-void lgI_setarg (lg_Value *v, uint32_t i, lg_Value *parent) {
-  v->in[i].v = parent;
-  setmask(v, i, 0);
-}
-
-void lgI_setconst (lg_Value *v, uint32_t i, double k) {
-  v->in[i].k = k;
-  setmask(v, i, 1);
-}
-
 void lgI_forward (lg_Value *v, double *x) {
   uint32_t i;
   for (i = 0; i < v->n; i++) x[i] = lgI_argdata(v, i);

@@ -5,6 +5,7 @@
 #define LG_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 #include "luagrad.h"
 
 #if defined(__GNUC__)
@@ -76,13 +77,53 @@ static inline double lgI_argdata (const lg_Value *v, uint32_t i) {
   return lgI_isconst(v, i) ? v->in[i].k : v->in[i].v->data;
 }
 
+/* Nodes are made on every op, so these few are inline. */
+
+static inline size_t lgI_maskwords (uint32_t n) {
+  return (n <= LGI_INLINEMASK) ? 0 : ((size_t)n + 63) / 64;
+}
+
 /* Bytes a node with n argument slots needs. */
-LGI_FUNC size_t lgI_nodesize (uint32_t n);
-/* Makes mem (lgI_nodesize(n) bytes) a node of op with n slots, all constants 0 for now;
-   the caller then sets slots with lgI_setarg/lgI_setconst and calls lgI_forward. */
-LGI_FUNC lg_Value *lgI_initnode (void *mem, int op, uint32_t n);
-LGI_FUNC void lgI_setarg (lg_Value *v, uint32_t i, lg_Value *parent);
-LGI_FUNC void lgI_setconst (lg_Value *v, uint32_t i, double k);
+static inline size_t lgI_nodesize (uint32_t n) {
+  return LGI_HEADSIZE + (size_t)n * sizeof(lg_Slot) + lgI_maskwords(n) * sizeof(uint64_t);
+}
+
+/* Makes mem (lgI_nodesize(n) bytes) a node of op with n slots, every one of which the
+   caller then sets with lgI_setarg or lgI_setconst before lgI_forward. */
+static inline lg_Value *lgI_initnode (void *mem, int op, uint32_t n) {
+  lg_Value *v = (lg_Value *)mem;
+  v->data = v->grad = v->adj = 0.0;
+  v->n = n;
+  v->op = (uint8_t)op;
+  v->flags = 0;
+  v->kmask = 0;
+  if (n > LGI_INLINEMASK) memset(v->in + n, 0, lgI_maskwords(n) * sizeof(uint64_t));
+  return v;
+}
+
+static inline void lgI_setmask (lg_Value *v, uint32_t i, int isconst) {
+  if (v->n <= LGI_INLINEMASK) {
+    if (isconst) v->kmask |= (uint16_t)(1u << i);
+    else v->kmask &= (uint16_t)~(1u << i);
+  }
+  else {
+    uint64_t *bits = (uint64_t *)(v->in + v->n);
+    uint64_t bit = (uint64_t)1 << (i & 63);
+    if (isconst) bits[i >> 6] |= bit;
+    else bits[i >> 6] &= ~bit;
+  }
+}
+
+static inline void lgI_setarg (lg_Value *v, uint32_t i, lg_Value *parent) {
+  v->in[i].v = parent;
+  lgI_setmask(v, i, 0);
+}
+
+static inline void lgI_setconst (lg_Value *v, uint32_t i, double k) {
+  v->in[i].k = k;
+  lgI_setmask(v, i, 1);
+}
+
 /* Computes v->data from the arguments; x is scratch for at least v->n doubles. */
 LGI_FUNC void lgI_forward (lg_Value *v, double *x);
 

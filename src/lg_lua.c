@@ -120,8 +120,34 @@ static int mod_value (lua_State *L) {
 ** upvalue 4. A module function given only numbers returns a number.
 ** =================================================================== */
 
-static int opindex (lua_State *L) {
-  return (int)lua_tointeger(L, UV_EXTRA);
+static int opindex (lua_State *L) {  /* upvalue 4: the op's row, as a light userdata */
+  return (int)((const lg_OpDef *)lua_touserdata(L, UV_EXTRA) - lgI_ops);
+}
+
+/*
+** Operands 1 and 2 of a binary op, each a Value (set in v[i], its data in x[i]) or a
+** number (v[i] NULL); returns 0, or the index of an operand that is neither. It is
+** lgL_operand twice, with the metatable's address fetched once and the stack restored
+** once: the hot path of every operator.
+*/
+static int operands (lua_State *L, lg_Value **v, double *x) {
+  const void *mt = lua_topointer(L, UV_MT);
+  int top = lua_gettop(L), i;
+  for (i = 0; i < 2; i++) {
+    int t = lua_type(L, i + 1);
+    v[i] = NULL;
+    if (t == LUA_TNUMBER) x[i] = (double)lua_tonumber(L, i + 1);
+    else if (t == LUA_TUSERDATA && lua_getmetatable(L, i + 1) && lua_topointer(L, -1) == mt) {
+      v[i] = (lg_Value *)lua_touserdata(L, i + 1);
+      x[i] = v[i]->data;
+    }
+    else {
+      lua_settop(L, top);
+      return i + 1;
+    }
+  }
+  lua_settop(L, top);
+  return 0;
 }
 
 /* Pushes the result of a unary op on operand 1 (already checked). */
@@ -177,22 +203,21 @@ static int unary_mm (lua_State *L) {
 
 /* lg.pow(x, y), v:max(w), ... -> Value or number */
 static int binary_fn (lua_State *L) {
-  int op = opindex(L);
-  lg_Value *a, *b;
+  int op = opindex(L), bad;
+  lg_Value *v[2];
   double x[2];
-  if (!lgL_operand(L, 1, &a, &x[0])) lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
-  if (!lgL_operand(L, 2, &b, &x[1])) lgL_argerror(L, lgI_ops[op].luaname, 2, "number or value");
-  return binary(L, op, a, b, x);
+  if ((bad = operands(L, v, x)) != 0)
+    lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
+  return binary(L, op, v[0], v[1], x);
 }
 
 /* __add, __sub, __mul, __div, __pow */
 static int binary_mm (lua_State *L) {
-  int op = opindex(L);
-  lg_Value *a, *b;
+  int op = opindex(L), bad;
+  lg_Value *v[2];
   double x[2];
-  if (!lgL_operand(L, 1, &a, &x[0])) operror(L, lgI_ops[op].name, 1);
-  if (!lgL_operand(L, 2, &b, &x[1])) operror(L, lgI_ops[op].name, 2);
-  return binary(L, op, a, b, x);
+  if ((bad = operands(L, v, x)) != 0) operror(L, lgI_ops[op].name, bad);
+  return binary(L, op, v[0], v[1], x);
 }
 
 /* Length of the array at arg, which must be a table. */
@@ -368,12 +393,11 @@ static int value_tostring (lua_State *L) {
 
 /* a < b and a <= b compare data; a Value against a Value or a number */
 static int compare (lua_State *L, const char *opname, int orequal) {
-  lg_Value *a, *b;
-  double x, y;
-  int result;
-  if (!lgL_operand(L, 1, &a, &x)) operror(L, opname, 1);
-  if (!lgL_operand(L, 2, &b, &y)) operror(L, opname, 2);
-  result = orequal ? x <= y : x < y;
+  lg_Value *v[2];
+  double x[2];
+  int result, bad;
+  if ((bad = operands(L, v, x)) != 0) operror(L, opname, bad);
+  result = orequal ? x[0] <= x[1] : x[0] < x[1];
   if (lgL_getwork(L)->recording) lgL_addguard(L, orequal ? LGI_GLE : LGI_GLT, 1, 2, result);
   lua_pushboolean(L, result);
   return 1;
@@ -545,7 +569,7 @@ static void registerops (lua_State *L, int module, int methods, int mt) {
   int op;
   for (op = 1; op < lgI_nops; op++) {
     const lg_OpDef *d = &lgI_ops[op];
-    lua_pushinteger(L, op);
+    lua_pushlightuserdata(L, (void *)d);
     if (d->metamethod != NULL)
       lgL_setclosure(L, mt, d->metamethod, d->arity == 1 ? unary_mm : binary_mm, lua_gettop(L));
     if (d->luaname != NULL) {
