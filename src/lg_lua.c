@@ -78,8 +78,13 @@ static lg_Value *checkvalue (lua_State *L, int arg, const char *fn) {
   return v;
 }
 
+/* The scratch buffers, with the state's allocator as it is now: a host may replace it
+   with lua_setallocf after opening the module, and Lua's contract is that the new one
+   also frees and grows blocks the old one made. */
 static lg_Work *getwork (lua_State *L) {
-  return (lg_Work *)lua_touserdata(L, UV_WORK);
+  lg_Work *W = (lg_Work *)lua_touserdata(L, UV_WORK);
+  W->allocf = (lg_Alloc)lua_getallocf(L, &W->ud);
+  return W;
 }
 
 /* An operand: a Value (*v set) or a number (*x set); 0 if it is neither. */
@@ -493,6 +498,7 @@ static int mod_type (lua_State *L) {
 
 static int work_gc (lua_State *L) {
   lg_Work *W = (lg_Work *)lua_touserdata(L, 1);
+  W->allocf = (lg_Alloc)lua_getallocf(L, &W->ud);
   lgI_workfree(W);
   return 0;
 }
