@@ -81,9 +81,11 @@ static lg_Value *checkvalue (lua_State *L, int arg, const char *fn) {
 /* The scratch buffers, with the state's allocator as it is now: a host may replace it
    with lua_setallocf after opening the module, and Lua's contract is that the new one
    also frees and grows blocks the old one made. */
+static void *noalloc (void *ud, void *ptr, size_t osize, size_t nsize);
+
 static lg_Work *getwork (lua_State *L) {
   lg_Work *W = (lg_Work *)lua_touserdata(L, UV_WORK);
-  W->allocf = (lg_Alloc)lua_getallocf(L, &W->ud);
+  if (W->allocf != noalloc) W->allocf = (lg_Alloc)lua_getallocf(L, &W->ud);
   return W;
 }
 
@@ -496,10 +498,19 @@ static int mod_type (lua_State *L) {
   return 1;
 }
 
+/* The allocator of released buffers: lua_close finalizes objects older than the module
+   after the buffers, and a finalizer of theirs that calls luagrad must not allocate
+   buffers that nobody would free. It gets "not enough memory" instead. */
+static void *noalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud; (void)ptr; (void)osize; (void)nsize;
+  return NULL;  /* the buffers are already NULL, so there is never a block to free */
+}
+
 static int work_gc (lua_State *L) {
   lg_Work *W = (lg_Work *)lua_touserdata(L, 1);
   W->allocf = (lg_Alloc)lua_getallocf(L, &W->ud);
   lgI_workfree(W);
+  W->allocf = noalloc;
   return 0;
 }
 
