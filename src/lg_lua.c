@@ -544,10 +544,14 @@ static const luaL_Reg module_funcs[] = {
 
 /* Pushes the module's shared upvalues: metatable, scratch buffers, labels. */
 static void pushupvalues (lua_State *L) {
-  if (luaL_newmetatable(L, VALUE_MT)) {
+  /* each part is checked, not just created: an open that ran out of memory half way may
+     have left the metatable unlocked or the label table strong */
+  luaL_newmetatable(L, VALUE_MT);
+  if (lua_getfield(L, -1, "__metatable") == LUA_TNIL) {
     lua_pushliteral(L, VALUE_MT);
-    lua_setfield(L, -2, "__metatable");
+    lua_setfield(L, -3, "__metatable");
   }
+  lua_pop(L, 1);
   if (luaL_getsubtable(L, LUA_REGISTRYINDEX, WORK_KEY) == 0 || lua_rawlen(L, -1) == 0) {
     void *ud;
     lua_Alloc allocf = lua_getallocf(L, &ud);
@@ -561,7 +565,9 @@ static void pushupvalues (lua_State *L) {
   }
   lua_rawgeti(L, -1, 1);
   lua_remove(L, -2);
-  if (luaL_getsubtable(L, LUA_REGISTRYINDEX, LABELS_KEY) == 0) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LABELS_KEY);
+  if (lua_getmetatable(L, -1)) lua_pop(L, 1);
+  else {
     lua_newtable(L);
     lua_pushliteral(L, "k");
     lua_setfield(L, -2, "__mode");
