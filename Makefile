@@ -4,8 +4,9 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build run test install examples clean
+.PHONY: all deps configure build run test fuzz install examples clean
 
 all: build
 
@@ -27,6 +28,10 @@ examples: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2
+
+# The libFuzzer target for FUZZ_SECONDS (clang; skipped with a message where it is absent)
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(BUILD)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
