@@ -2,11 +2,13 @@
 ** lg_testhost.c: a test-only Lua module (never installed) that lets specs put the state
 ** under a host-imposed memory budget, as a host embedding Lua would with its own lua_Alloc.
 ** require("lg_testhost") wraps the state's allocator once:
-**   host.limit(bytes)   refuse any allocation that would take the state past bytes (nil: none)
-**   host.fail_after(n)  grant n more allocations, then refuse every one (nil: stop refusing)
-**   host.used()         bytes allocated through the state's allocator now
-**   host.refused()      allocations refused so far
-** Lua answers a refusal with an emergency collection and then "not enough memory".
+**   host.pcall_limit(bytes, f, ...)  pcall(f, ...) with the state held to bytes in all
+**   host.pcall_fail(n, f, ...)       pcall(f, ...) granting n allocations, refusing the rest
+**   host.used()                      bytes allocated through the state's allocator now
+**   host.refused()                   allocations refused so far
+** The budget ends in C, before anything returns to Lua, since Lua (busted too) needs
+** memory again at once. Lua answers a refusal with an emergency collection, a second try,
+** and then "not enough memory".
 */
 #include <stddef.h>
 
@@ -19,7 +21,7 @@ typedef struct Limit {
   lua_Alloc orig;
   void *oud;
   size_t used, limit;   /* limit 0: none */
-  long failafter;       /* < 0: never */
+  long failafter;       /* allocations granted before all fail; < 0: no such budget */
   long refused;
 } Limit;
 
@@ -43,16 +45,30 @@ static Limit *getlimit (lua_State *L) {
   return (Limit *)lua_touserdata(L, lua_upvalueindex(1));
 }
 
-static int h_limit (lua_State *L) {
-  Limit *m = getlimit(L);
-  m->limit = lua_isnoneornil(L, 1) ? 0 : (size_t)luaL_checkinteger(L, 1);
-  return 0;
+/* pcall(f, ...) at stack index 2 under the budget already set; ends the budget */
+static int budgeted (lua_State *L, Limit *m) {
+  int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+  m->limit = 0;
+  m->failafter = -1;
+  lua_pushboolean(L, status == LUA_OK);
+  lua_replace(L, 1);
+  return lua_gettop(L);
 }
 
-static int h_fail_after (lua_State *L) {
+static int h_pcall_limit (lua_State *L) {
   Limit *m = getlimit(L);
-  m->failafter = lua_isnoneornil(L, 1) ? -1 : (long)luaL_checkinteger(L, 1);
-  return 0;
+  lua_Integer bytes = luaL_checkinteger(L, 1);
+  luaL_checkany(L, 2);
+  m->limit = bytes > 0 ? (size_t)bytes : 1;
+  return budgeted(L, m);
+}
+
+static int h_pcall_fail (lua_State *L) {
+  Limit *m = getlimit(L);
+  lua_Integer n = luaL_checkinteger(L, 1);
+  luaL_checkany(L, 2);
+  m->failafter = n > 0 ? (long)n : 0;
+  return budgeted(L, m);
 }
 
 static int h_used (lua_State *L) {
@@ -74,7 +90,8 @@ static int h_gc (lua_State *L) {
 }
 
 static const luaL_Reg funcs[] = {
-  {"limit", h_limit}, {"fail_after", h_fail_after}, {"used", h_used}, {"refused", h_refused},
+  {"pcall_limit", h_pcall_limit}, {"pcall_fail", h_pcall_fail}, {"used", h_used},
+  {"refused", h_refused},
   {NULL, NULL}
 };
 

@@ -16,8 +16,8 @@ add_test(NAME c-alloc COMMAND test_alloc)
 # Next to luagrad/core.so, so the specs' --cpath finds it; never installed.
 add_library(lg_testhost MODULE lg_testhost.c)
 target_include_directories(lg_testhost PRIVATE ${LUA_INCLUDE_DIR})
-set_target_properties(lg_testhost PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY
-                      ${PROJECT_BINARY_DIR}/lua)
+set_target_properties(lg_testhost PROPERTIES PREFIX "" C_VISIBILITY_PRESET default
+                      LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/lua)
 
 if(VALGRIND)
   add_test(NAME valgrind-c-alloc COMMAND ${VG} $<TARGET_FILE:test_alloc> 23)
@@ -75,7 +75,7 @@ target_link_libraries(luagrad_module_asan PRIVATE m)
 add_library(lg_testhost_asan MODULE lg_testhost.c)
 sanitized(lg_testhost_asan)
 set_target_properties(lg_testhost_asan PROPERTIES PREFIX "" OUTPUT_NAME lg_testhost
-                      LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/asan)
+  C_VISIBILITY_PRESET default LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/asan)
 
 # the allocation-failure host, with the runtime linked in
 add_executable(test_alloc_asan test_alloc.c ${SAN_SOURCES})
