@@ -1,4 +1,6 @@
 # Robustness tests (included from tests/CMakeLists.txt), all counted by CTest:
+#  c-sandbox           a host without io, os, debug, package.loadlib, load: luagrad works
+#                      there and touches none of them (also under valgrind)
 #  c-alloc             the Nth allocation fails, for every N, through a Lua host's allocator
 #  asan-c-alloc        the same, built with AddressSanitizer + UBSan (leaks and UB fail it)
 #  valgrind-c-alloc    the same under valgrind, every 23rd N (valgrind is ~30x slower)
@@ -6,6 +8,11 @@
 #  fuzz-corpus         the committed fuzz corpus, replayed through an ASan + UBSan build
 # The sanitizer builds use this project's compiler (gcc's libasan, or clang's runtime): the
 # module is loaded into the uninstrumented lua5.4, so the runtime is preloaded.
+
+add_executable(test_sandbox test_sandbox.c)
+target_link_libraries(test_sandbox PRIVATE luagrad_static ${LUA_LIBRARIES} m)
+target_include_directories(test_sandbox PRIVATE ${LUA_INCLUDE_DIR})
+add_test(NAME c-sandbox COMMAND test_sandbox)
 
 add_executable(test_alloc test_alloc.c)
 target_link_libraries(test_alloc PRIVATE luagrad_static ${LUA_LIBRARIES} m)
@@ -20,6 +27,7 @@ set_target_properties(lg_testhost PROPERTIES PREFIX "" C_VISIBILITY_PRESET defau
                       LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/lua)
 
 if(VALGRIND)
+  add_test(NAME valgrind-c-sandbox COMMAND ${VG} $<TARGET_FILE:test_sandbox>)
   add_test(NAME valgrind-c-alloc COMMAND ${VG} $<TARGET_FILE:test_alloc> 23)
 endif()
 
