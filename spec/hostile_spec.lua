@@ -1,7 +1,8 @@
 -- Hostile scripts: code that tries to break in. Each attempt must end in a Lua error or the
 -- right answer, never a crash, a corrupted graph or a leak (make test also runs this file
 -- under AddressSanitizer and valgrind). The memory-limit cases use lg_testhost, a test-only
--- module that gives the state a host-imposed budget, as an embedding host would.
+-- module that gives the state a host-imposed budget, as an embedding host would. The #slow
+-- cases (large sums) are left out of the valgrind run; the sanitizer run has them.
 -- There are no custom ops or host callbacks yet, so no case raises from inside one.
 
 local lg = require("luagrad")
@@ -268,7 +269,7 @@ end)
 
 describe("sums over more operands than a userdata has user values", function ()
   local N = 70000   -- Lua 5.4 allows at most 65535 user values per userdata
-  it("lg.sum over " .. N .. " Values, some repeated, and numbers", function ()
+  it("lg.sum over " .. N .. " Values, some repeated, and numbers #slow", function ()
     local xs, leaves = {}, {}
     for i = 1, N do
       if i % 7 == 0 then xs[i] = 1
@@ -289,7 +290,7 @@ describe("sums over more operands than a userdata has user values", function ()
     assert.are.equal(1, leaves[#leaves].grad)
   end)
 
-  it("lg.dot over " .. N .. " pairs, and one Value " .. N .. " times", function ()
+  it("lg.dot over " .. N .. " pairs, and one Value " .. N .. " times #slow", function ()
     local x = lg.value(2)
     local xs, ys = {}, {}
     for i = 1, N do xs[i] = x; ys[i] = lg.value(0.5) end
@@ -331,7 +332,7 @@ describe("huge and deep graphs near a memory limit", function ()
     assert.truthy(#lg.to_dot(y) > n)
   end)
 
-  it("a wide sum near the limit either fits or fails cleanly", function ()
+  it("a wide sum near the limit either fits or fails cleanly #slow", function ()
     if not needhost() then return end
     local xs = {}
     for i = 1, 100000 do xs[i] = lg.value(1) end
