@@ -78,11 +78,11 @@ static lg_Value *checkvalue (lua_State *L, int arg, const char *fn) {
   return v;
 }
 
+static void *noalloc (void *ud, void *ptr, size_t osize, size_t nsize);
+
 /* The scratch buffers, with the state's allocator as it is now: a host may replace it
    with lua_setallocf after opening the module, and Lua's contract is that the new one
    also frees and grows blocks the old one made. */
-static void *noalloc (void *ud, void *ptr, size_t osize, size_t nsize);
-
 static lg_Work *getwork (lua_State *L) {
   lg_Work *W = (lg_Work *)lua_touserdata(L, UV_WORK);
   if (W->allocf != noalloc) W->allocf = (lg_Alloc)lua_getallocf(L, &W->ud);
