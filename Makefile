@@ -8,8 +8,9 @@ CMAKE_FLAGS ?=
 # DEPS=--all: scripts/deps.sh also installs every other Lua, luarocks and luacheck (CI)
 DEPS ?=
 BENCH_BUILD ?= build-bench
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build run test install examples bench clean
+.PHONY: all deps configure build run test fuzz install examples bench clean
 
 all: build
 
@@ -36,6 +37,10 @@ bench: deps
 	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g -DBUILD_TESTING=OFF >/dev/null
 	@cmake --build $(BENCH_BUILD) -j2
 	BENCH_QUICK=$(BENCH_QUICK) lua5.4 bench/run.lua $(BENCH_BUILD)
+
+# The libFuzzer target for FUZZ_SECONDS (clang; skipped with a message where it is absent)
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(BUILD)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -53,8 +53,15 @@ static lg_Value *checkvalue (lua_State *L, int arg, const char *fn) {
   return v;
 }
 
+static void *noalloc (void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* The scratch buffers, with the state's allocator as it is now: a host may replace it
+   with lua_setallocf after opening the module, and Lua's contract is that the new one
+   also frees and grows blocks the old one made. */
 lg_Work *lgL_getwork (lua_State *L) {
-  return (lg_Work *)lua_touserdata(L, UV_WORK);
+  lg_Work *W = (lg_Work *)lua_touserdata(L, UV_WORK);
+  if (W->allocf != noalloc) W->allocf = (lg_Alloc)lua_getallocf(L, &W->ud);
+  return W;
 }
 
 /* An operand: a Value (*v set) or a number (*x set); 0 if it is neither. */
@@ -494,9 +501,19 @@ static int mod_type (lua_State *L) {
   return 1;
 }
 
+/* The allocator of released buffers: lua_close finalizes objects older than the module
+   after the buffers, and a finalizer of theirs that calls luagrad must not allocate
+   buffers that nobody would free. It gets "not enough memory" instead. */
+static void *noalloc (void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud; (void)ptr; (void)osize; (void)nsize;
+  return NULL;  /* the buffers are already NULL, so there is never a block to free */
+}
+
 static int work_gc (lua_State *L) {
   lg_Work *W = (lg_Work *)lua_touserdata(L, 1);
+  W->allocf = (lg_Alloc)lua_getallocf(L, &W->ud);
   lgI_workfree(W);
+  W->allocf = noalloc;
   return 0;
 }
 
@@ -531,10 +548,14 @@ static const luaL_Reg module_funcs[] = {
 
 /* Pushes the module's shared upvalues: metatable, scratch buffers, labels. */
 void lgL_pushupvalues (lua_State *L) {
-  if (luaL_newmetatable(L, VALUE_MT)) {
+  /* each part is checked, not just created: an open that ran out of memory half way may
+     have left the metatable unlocked or the label table strong */
+  luaL_newmetatable(L, VALUE_MT);
+  if (lua_getfield(L, -1, "__metatable") == LUA_TNIL) {
     lua_pushliteral(L, VALUE_MT);
-    lua_setfield(L, -2, "__metatable");
+    lua_setfield(L, -3, "__metatable");
   }
+  lua_pop(L, 1);
   if (luaL_getsubtable(L, LUA_REGISTRYINDEX, WORK_KEY) == 0 || lua_rawlen(L, -1) == 0) {
     void *ud;
     lua_Alloc allocf = lua_getallocf(L, &ud);
@@ -548,7 +569,9 @@ void lgL_pushupvalues (lua_State *L) {
   }
   lua_rawgeti(L, -1, 1);
   lua_remove(L, -2);
-  if (luaL_getsubtable(L, LUA_REGISTRYINDEX, LABELS_KEY) == 0) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LABELS_KEY);
+  if (lua_getmetatable(L, -1)) lua_pop(L, 1);
+  else {
     lua_newtable(L);
     lua_pushliteral(L, "k");
     lua_setfield(L, -2, "__mode");

@@ -288,7 +288,9 @@ static int compiled_tostring (lua_State *L) {
 }
 
 static int compiled_gc (lua_State *L) {
-  lgI_tapefree(&checkcompiled(L)->T);
+  Compiled *c = checkcompiled(L);
+  c->T.allocf = (lg_Alloc)lua_getallocf(L, &c->T.ud);  /* the state's allocator as it is now */
+  lgI_tapefree(&c->T);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
 ** lg_noembed.c: no Lua parts compiled in. The module that LuaRocks builds finds
-** lua/luagrad/*.lua as installed files, as the build tree's module does, so it links this
+** the files of lua/luagrad as installed files, as the build tree's module does, so it links this
 ** empty list in place of the one cmake/embed.cmake generates for the command and hosts.
 */
 #include "lg_internal.h"
