@@ -475,10 +475,17 @@ static const char *labelof (void *ud, const lg_Value *v, size_t *len) {
 /* lg.to_dot(v), v:to_dot() -> DOT text */
 static int mod_to_dot (lua_State *L) {
   lg_Value *v = checkvalue(L, 1, "to_dot");
-  lg_Work *W = lgL_getwork(L);
+  lg_Work *W;
   Labels lb;
   lg_Buffer B;
   lua_settop(L, 1);
+  /* buffers of its own: the text must survive until Lua has copied it, and a collection
+     step may come first (LuaJIT's lua_pushlstring takes one) and run a finalizer that
+     calls luagrad and reuses the shared buffers */
+  W = (lg_Work *)lgC_newuserdata(L, sizeof(lg_Work), 0);
+  lgI_workinit(W, lgL_getwork(L)->allocf, lgL_getwork(L)->ud);
+  lua_getmetatable(L, UV_WORK);  /* its __gc frees the buffers */
+  lua_setmetatable(L, -2);
   lua_newtable(L);  /* address -> label, for every labeled Value alive */
   lb.L = L;
   lb.map = lua_gettop(L);
