@@ -484,7 +484,7 @@ static int mod_to_dot (lua_State *L) {
      calls luagrad and reuses the shared buffers */
   W = (lg_Work *)lgC_newuserdata(L, sizeof(lg_Work), 0);
   lgI_workinit(W, lgL_getwork(L)->allocf, lgL_getwork(L)->ud);
-  lua_getmetatable(L, UV_WORK);  /* its __gc frees the buffers */
+  lua_getmetatable(L, UV_WORK);  /* its __gc frees the buffers if the copy raises */
   lua_setmetatable(L, -2);
   lua_newtable(L);  /* address -> label, for every labeled Value alive */
   lb.L = L;
@@ -495,8 +495,12 @@ static int mod_to_dot (lua_State *L) {
   }
   luaL_checkstack(L, 4, "to_dot");
   lgI_bufinit(&B, W);
-  if (lgI_todot(W, v, labelof, &lb, &B) != LG_OK) lgL_memerror(L);
+  if (lgI_todot(W, v, labelof, &lb, &B) != LG_OK) {
+    lgI_workfree(W);
+    lgL_memerror(L);
+  }
   lua_pushlstring(L, W->text, B.len);
+  lgI_workfree(W);  /* now, not at __gc: a state being closed runs no new finalizer */
   return 1;
 }
 
