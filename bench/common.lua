@@ -8,19 +8,26 @@ local io_open = io.open
 local M = {}
 
 -- Knuth's MMIX LCG on 64-bit integers (Lua 5.4 integer arithmetic wraps, as uint64_t does).
--- uniform() takes the top 53 bits; int(m) is in [0, m) from the top 31 bits.
+-- uniform() takes the top 53 bits; int(m) is in [0, m) from the top 31 bits. Compiled from a
+-- string so that this file also parses under Lua 5.1 and LuaJIT, which have neither 64-bit
+-- integers nor `>>`: there, lua_bench.lua reads the numbers from a data file that run.lua
+-- writes with this generator (M.w3data).
+local LCG = [[
+local seed = ...
+local s = seed
+local G = {}
+function G.uniform ()
+  s = s * 6364136223846793005 + 1442695040888963407
+  return (s >> 11) * 2.0^-53
+end
+function G.int (m)
+  s = s * 6364136223846793005 + 1442695040888963407
+  return (s >> 33) % m
+end
+return G
+]]
 function M.lcg (seed)
-  local s = seed
-  local G = {}
-  function G.uniform ()
-    s = s * 6364136223846793005 + 1442695040888963407
-    return (s >> 11) * 2.0^-53
-  end
-  function G.int (m)
-    s = s * 6364136223846793005 + 1442695040888963407
-    return (s >> 33) % m
-  end
-  return G
+  return assert(load(LCG, "=lcg"))(seed)
 end
 
 M.SEED = 42
@@ -35,7 +42,7 @@ M.W2_LEAVES = 100
 function M.w2_program (nops)
   local G = M.lcg(M.SEED)
   local L = M.W2_LEAVES
-  local ncells = (nops + 5) // 6
+  local ncells = math.floor((nops + 5) / 6)
   local leaves, A, B, C = {}, {}, {}, {}
   for i = 1, L do leaves[i] = G.uniform() * 2 - 1 end
   for k = 1, ncells do
@@ -86,6 +93,41 @@ end
 
 function M.lr (k) return 1.0 - 0.9 * k / 100 end   -- step k = 0, 1, ...
 
+-- Everything W3 draws, for `steps` steps: {X =, Y = (moons), init = (mlp_init), lr = {lr(0),
+-- lr(1), ...}}. Needs the generator, so Lua 5.3+.
+function M.w3inputs (steps)
+  local G = M.lcg(M.SEED)
+  local X, Y = M.moons(G)
+  local lr = {}
+  for k = 0, steps - 1 do lr[k + 1] = M.lr(k) end
+  return {X = X, Y = Y, init = M.mlp_init(G), lr = lr}
+end
+
+-- A value of numbers, strings and tables (no cycles) as a Lua literal that every Lua reads back
+-- to the same value: numbers in %.17g round-trip exactly.
+local function literal (v)
+  if type(v) == "number" then return fmt("%.17g", v) end
+  if type(v) == "string" then return fmt("%q", v) end
+  local parts, n = {}, #v
+  for i = 1, n do parts[i] = literal(v[i]) end
+  local keys = {}
+  for k in pairs(v) do
+    if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then keys[#keys + 1] = k end
+  end
+  table.sort(keys)   -- string keys only here: a stable file
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. " = " .. literal(v[k]) end
+  return "{" .. concat(parts, ", ") .. "}"
+end
+
+-- Writes w3inputs(steps) to path as `return {...}`, for lua_bench.lua under Lua 5.1 and
+-- LuaJIT (their dofile reads it; they cannot run the generator).
+function M.write_w3data (path, steps)
+  local f = assert(io_open(path, "w"))
+  f:write("-- W3's inputs, written by bench/run.lua with bench/common.lua's generator\n")
+  f:write("return ", literal(M.w3inputs(steps)), "\n")
+  f:close()
+end
+
 M.clock = clock
 
 -- Lua heap in bytes after a full collection.
@@ -99,7 +141,7 @@ end
 function M.rss ()
   local f = io_open("/proc/self/status")
   if not f then return nil, nil end
-  local s = f:read("a")
+  local s = f:read("*a")   -- "*a": Lua 5.1 needs the star, 5.4 skips it
   f:close()
   local hwm, rss = s:match("VmHWM:%s*(%d+)"), s:match("VmRSS:%s*(%d+)")
   return hwm and tonumber(hwm) * 1024, rss and tonumber(rss) * 1024
@@ -157,11 +199,13 @@ function M.backend (name)
   error("unknown backend " .. tostring(name))
 end
 
--- Sets the collector mode, with Lua 5.4's default parameters: "inc" or "gen".
+-- Sets the collector mode, with Lua 5.4's default parameters: "inc" or "gen"; "-" leaves the
+-- interpreter's default collector (Lua 5.1 and LuaJIT have only the one).
 function M.setgc (mode)
-  if mode == "inc" then collectgarbage("incremental", 200, 100, 13)
+  if mode == "-" then return
+  elseif mode == "inc" then collectgarbage("incremental", 200, 100, 13)
   elseif mode == "gen" then collectgarbage("generational", 20, 100)
-  else error("GC mode must be inc or gen, got " .. tostring(mode)) end
+  else error("GC mode must be inc, gen or -, got " .. tostring(mode)) end
 end
 
 return M

@@ -1,13 +1,20 @@
 -- bench/lua_bench.lua: one measurement of one workload, in one process, on one backend.
---   lua5.4 bench/lua_bench.lua BACKEND GC WORKLOAD SIZE
+--   lua5.4 bench/lua_bench.lua BACKEND GC WORKLOAD SIZE [W3DATA]
 -- BACKEND: plain (Lua numbers, forward only), floor (the least a C-backed Value op can cost,
 -- forward only), floorchk (the floor plus the two operand checks soundness needs), luagrad,
 -- compiled (luagrad's lg.compile: recorded once, then replayed; W1-W3 only).
--- GC: inc or gen (set explicitly). WORKLOAD: w1 (SIZE reps), w2 (SIZE ops), w3bin / w3dot
--- (SIZE steps), w4 (SIZE ops). Prints one RESULT line (bench/common.lua) for bench/run.lua.
+-- GC: inc or gen (set explicitly), or - (left alone). WORKLOAD: w1 (SIZE reps), w2 (SIZE
+-- ops), w3bin / w3dot (SIZE steps), w4 (SIZE ops). Prints one RESULT line (bench/common.lua)
+-- for bench/run.lua.
+-- This file and common.lua also run under Lua 5.1 and LuaJIT (W1 and W3, GC "-": their default
+-- collector), which cannot run the generator: W3DATA, a file of common.write_w3data, gives W3
+-- its inputs there. Under another interpreter than 5.4 the implementation's name says which
+-- (luagrad-luajit, plain-lua5.1, ...).
 local C = require("common")
 local clock = C.clock
 local backend, gcmode, workload, size = arg[1], arg[2], arg[3], tonumber(arg[4])
+local w3data = arg[5]
+local interp = rawget(_G, "jit") and "luajit" or (_VERSION:gsub("^Lua ", "lua"))
 
 C.setgc(gcmode)
 
@@ -16,7 +23,7 @@ local B = C.backend(compiled and "luagrad" or backend)
 local lg = compiled and require("luagrad")
 
 local function out (fields, check)
-  table.insert(fields, 1, {"impl", backend})
+  table.insert(fields, 1, {"impl", interp == "lua5.4" and backend or backend .. "-" .. interp})
   table.insert(fields, 2, {"gc", gcmode})
   table.insert(fields, 3, {"wl", workload})
   table.insert(fields, 4, {"n", size})
@@ -147,9 +154,10 @@ end
 -- W3: MLP 2-16-16-1 on two moons, SVM max-margin loss + L2, full-batch SGD.
 -- dot = false: every neuron is b + w1*x1 + w2*x2 + ... in binary ops; true: lg.dot / lg.sum.
 local function w3 (steps, dot)
-  local G = C.lcg(C.SEED)
-  local X, Y = C.moons(G)
-  local init = C.mlp_init(G)
+  local D = w3data and dofile(w3data) or C.w3inputs(steps)
+  local X, Y, init, lrs = D.X, D.Y, D.init, D.lr
+  if #lrs < steps then error(("%s has learning rates for %d steps, not %d"):format(
+                               w3data or "w3inputs", #lrs, steps)) end
   local value, relu, sum, dotf = B.value, B.relu, B.sum, B.dot
   local model, params = {}, {}
   for l, layer in ipairs(init) do
@@ -215,7 +223,7 @@ local function w3 (steps, dot)
         B.zero_grad(params)
         J:backward()
       end
-      local lr = C.lr(k)
+      local lr = lrs[k + 1]
       for i = 1, #params do
         local p = params[i]
         p.data = p.data - lr * p.grad
@@ -240,7 +248,7 @@ local function w4 (nops)
   local t0 = clock()
   local x = value(0.5)
   local v = x
-  for _ = 1, nops // 2 do v = tanh(v + x) end
+  for _ = 1, math.floor(nops / 2) do v = tanh(v + x) end
   local t1 = clock()
   local heap = collectgarbage("count") * 1024
   local check = {B.data(v)}

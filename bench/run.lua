@@ -35,6 +35,30 @@ local LUA_BACKENDS = {"luagrad", "compiled", "floor", "floorchk", "plain"}
 local GCS = {"inc", "gen"}
 local luaenv = fmt("LUA_PATH='%s/bench/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;;' " ..
                    "LUA_CPATH='%s/lua/?.so;%s/bench/?.so;;' ", src, src, src, build, build)
+
+-- Other interpreters: W1 and W3 on the luagrad and plain backends under luajit and lua5.1,
+-- with their builds of the module (cmake/LuaVersions.cmake) and their default collector (GC
+-- "-"). They cannot run the LCG (64-bit integers): W3's inputs come from a data file written
+-- here with bench/common.lua's generator, the single source of the numbers.
+local OTHERS, notes = {}, {}
+for _, o in ipairs({{exe = "luajit", tag = "luajit", label = "LuaJIT"},
+                    {exe = "lua5.1", tag = "lua5.1", label = "Lua 5.1"}}) do
+  local so = fmt("%s/%s/luagrad/core.so", build, o.tag)
+  local f = io.open(so)
+  if f then f:close() end
+  if os.execute(fmt("command -v %s >/dev/null 2>&1", o.exe)) ~= true then
+    notes[#notes + 1] = fmt("(%s not found: no %s rows)", o.exe, o.label)
+  elseif not f then
+    notes[#notes + 1] = fmt("(%s not built: no %s rows)", so, o.label)
+  else
+    o.env = fmt("LUA_PATH='%s/bench/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;;' " ..
+                "LUA_CPATH='%s/%s/?.so;;' ", src, src, src, build, o.tag)
+    OTHERS[#OTHERS + 1] = o
+  end
+end
+local w3data = build .. "/bench-w3data.lua"
+if #OTHERS > 0 then dofile(src .. "/bench/common.lua").write_w3data(w3data, cfg.w3) end
+
 local report = {}
 local function say (...)
   local line = fmt(...)
@@ -108,6 +132,14 @@ local function jobs ()
         if not (b == "compiled" and wl == "w4") then  -- a chain has nothing to replay
           list[#list + 1] = fmt("%slua5.4 %s/bench/lua_bench.lua %s %s %s %s", luaenv, src, b,
                                 gc, wl, n)
+        end
+      end
+    end
+    if wl == "w1" or wl:match("^w3") then
+      for _, o in ipairs(OTHERS) do
+        for _, b in ipairs({"luagrad", "plain"}) do
+          list[#list + 1] = fmt("%s%s %s/bench/lua_bench.lua %s - %s %s %s", o.env, o.exe, src,
+                                b, wl, n, w3data)
         end
       end
     end
@@ -205,6 +237,10 @@ for _, b in ipairs(LUA_BACKENDS) do
     IMPLS[#IMPLS + 1] = {b, gc, name}
   end
 end
+for _, o in ipairs(OTHERS) do
+  IMPLS[#IMPLS + 1] = {"luagrad-" .. o.tag, "-", "luagrad " .. o.label}
+  IMPLS[#IMPLS + 1] = {"plain-" .. o.tag, "-", "plain " .. o.label}
+end
 IMPLS[#IMPLS + 1] = {"torch-scalar", "-", "PyTorch scalar (d)"}
 IMPLS[#IMPLS + 1] = {"torch-batched", "-", "PyTorch batched (d)"}
 
@@ -231,7 +267,17 @@ say("command: make bench%s; medians of %d rounds, each implementation in its own
     QUICK and " BENCH_QUICK=1" or SMOKE and " BENCH_SMOKE=1" or "", cfg.rounds)
 say("interleaved; CPU time (os.clock / CLOCK_PROCESS_CPUTIME_ID / time.process_time);")
 say("GC: inc = collectgarbage(\"incremental\"), gen = collectgarbage(\"generational\"), set")
-say("explicitly in every Lua process. (a), (c) and floor+checks run forward only.")
+say("explicitly in every Lua 5.4 process. (a), (c) and floor+checks run forward only.")
+if #OTHERS > 0 then
+  local vs = {}
+  for i, o in ipairs(OTHERS) do
+    local v = (select(2, sh(o.exe .. " -v")))
+    vs[i] = v:match("^(LuaJIT %S+)") or v:match("^(Lua %S+)") or o.label
+  end
+  say("W1 and W3 also under %s, with the interpreter's own collector", concat(vs, " and "))
+  say("(GC -); their plain rows run forward only.")
+end
+for _, line in ipairs(notes) do say("%s", line) end
 say("")
 
 say("W1 lecture (µs per rep), W3 MLP training (ms per step), W4 chain of %d ops", cfg.w4)
