@@ -112,29 +112,14 @@ static int holds (const lg_Tape *T, const lg_Guard *g) {
   }
 }
 
-/* x[0..n-1] := the values of node i's arguments (most nodes have one or two) */
-static void gatherargs (const double *val, const uint32_t *idx, uint32_t n, double *x) {
-  uint32_t k;
-  if (n == 2) {
-    x[0] = val[idx[0]];
-    x[1] = val[idx[1]];
-  }
-  else if (n == 1) x[0] = val[idx[0]];
-  else for (k = 0; k < n; k++) x[k] = val[idx[k]];
-}
-
-/* The loops below keep the tape's arrays in locals: x, val and adj are all double *, and
-   through T the compiler would reload them after every store. */
 int lgI_tapeforward (lg_Tape *T) {
-  double *val = T->val, *x = T->x;
-  const uint32_t *idx = T->argidx, *first = T->first, *nargs = T->n;
-  const uint8_t *op = T->op;
-  uint32_t i, nnodes = T->nnodes;
-  for (i = 0; i < T->nexternal; i++) val[T->extidx[i]] = T->ext[i]->data;
-  for (i = 0; i < nnodes; i++) {
-    if (op[i] == LGI_LEAF) continue;
-    gatherargs(val, idx + first[i], nargs[i], x);
-    val[i] = lgI_ops[op[i]].forward((int)nargs[i], x);
+  uint32_t i, k;
+  for (i = 0; i < T->nexternal; i++) T->val[T->extidx[i]] = T->ext[i]->data;
+  for (i = 0; i < T->nnodes; i++) {
+    uint32_t n = T->n[i], a = T->first[i];
+    if (T->op[i] == LGI_LEAF) continue;
+    for (k = 0; k < n; k++) T->x[k] = T->val[T->argidx[a + k]];
+    T->val[i] = lgI_ops[T->op[i]].forward((int)n, T->x);
   }
   for (i = 0; i < T->nguards; i++) {
     if (!holds(T, &T->guard[i])) return LGI_EGUARD;
@@ -143,25 +128,16 @@ int lgI_tapeforward (lg_Tape *T) {
 }
 
 void lgI_tapebackward (lg_Tape *T) {
-  double *val = T->val, *adj = T->adj, *x = T->x;
-  const uint32_t *idx = T->argidx, *first = T->first, *nargs = T->n;
-  const uint8_t *op = T->op;
   uint32_t i, k;
-  memset(adj, 0, T->nslots * sizeof(double));
-  adj[T->out] = 1.0;
+  memset(T->adj, 0, T->nslots * sizeof(double));
+  T->adj[T->out] = 1.0;
   for (i = T->out + 1; i-- > 0; ) {  /* nothing after out feeds it */
-    const uint32_t *ix = idx + first[i];
-    uint32_t n = nargs[i];
-    double *dx = x + n;
-    if (op[i] == LGI_LEAF) continue;
-    gatherargs(val, ix, n, x);
-    lgI_ops[op[i]].backward((int)n, x, val[i], adj[i], dx);
-    if (n == 2) {
-      adj[ix[0]] += dx[0];
-      adj[ix[1]] += dx[1];
-    }
-    else for (k = 0; k < n; k++) adj[ix[k]] += dx[k];  /* constants' slots too */
+    uint32_t n = T->n[i], a = T->first[i];
+    double *dx = T->x + n;
+    if (T->op[i] == LGI_LEAF) continue;
+    for (k = 0; k < n; k++) T->x[k] = T->val[T->argidx[a + k]];
+    lgI_ops[T->op[i]].backward((int)n, T->x, T->val[i], T->adj[i], dx);
+    for (k = 0; k < n; k++) T->adj[T->argidx[a + k]] += dx[k];  /* constants' slots too */
   }
-  for (i = 0; i < T->nexternal; i++) T->ext[i]->grad += adj[T->extidx[i]];
+  for (i = 0; i < T->nexternal; i++) T->ext[i]->grad += T->adj[T->extidx[i]];
 }
-
