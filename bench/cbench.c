@@ -12,46 +12,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
+
 #define W2_LEAVES 100
 #define ALPHA 1e-4
 #define NPOINTS 100
 #define PI 3.14159265358979323846   /* as Lua's math.pi */
 
-static uint64_t lcg_state;
-
-static double uniform (void) {
-  lcg_state = lcg_state * 6364136223846793005ULL + 1442695040888963407ULL;
-  return (double)(lcg_state >> 11) * 0x1p-53;
-}
-
-static int64_t lcgint (int64_t m) {
-  lcg_state = lcg_state * 6364136223846793005ULL + 1442695040888963407ULL;
-  return (int64_t)((lcg_state >> 33) % (uint64_t)m);
-}
-
-static double now (void) {  /* process CPU time, as Lua's os.clock */
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void *xmalloc (size_t n) {
   void *p = calloc(1, n);
   if (p == NULL) { fprintf(stderr, "cbench: out of memory\n"); exit(1); }
   return p;
-}
-
-/* Resident set (bytes) from /proc: which = "VmHWM" (peak) or "VmRSS" (now); 0 if unknown. */
-static double rss (const char *which) {
-  char line[256];
-  double kb = 0;
-  FILE *f = fopen("/proc/self/status", "r");
-  if (f == NULL) return 0;
-  while (fgets(line, sizeof line, f) != NULL) {
-    if (strncmp(line, which, strlen(which)) == 0) kb = atof(line + strlen(which) + 1);
-  }
-  fclose(f);
-  return kb * 1024;
 }
 
 static void result (const char *wl, long n, const char *fields, const double *check, int nc) {
