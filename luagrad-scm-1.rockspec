@@ -32,6 +32,7 @@ build = {
       libraries = { "m" },
     },
     luagrad = "lua/luagrad/init.lua",
+    ["luagrad.busted"] = "lua/luagrad/busted.lua",
   },
 }
 test = {

@@ -5,4 +5,76 @@
 -- command, they are (name, core), so that it also opens where `require` is removed.
 local _, core = ...
 if type(core) ~= "table" then core = require("luagrad.core") end
-return core
+
+local lg = core
+local abs, error, ipairs, type = math.abs, error, ipairs, type
+local format = string.format
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
+
+local function typename (x)
+  return lg.type(x) or type(x)
+end
+
+-- f's Value at the numbers xs, with input i (if any) moved by d
+local function evaluate (f, xs, i, d)
+  local args = {}
+  for j, x in ipairs(xs) do args[j] = lg.value(j == i and x + d or x) end
+  return f(unpack(args, 1, #xs))
+end
+
+--[[
+lg.gradcheck(f, inputs [, opts]) -> ok, report
+Compares backward's gradient of f (a function of Values returning one Value) at the numbers
+in the array inputs with central differences, as PyTorch's gradcheck does: input i passes
+when |backward - difference| <= atol + rtol * |difference|. opts: eps (1e-6), atol (1e-5),
+rtol (1e-3). report names the worst input and both numbers.
+]]
+function lg.gradcheck (f, inputs, opts)
+  if type(f) ~= "function" then
+    error(format("luagrad.gradcheck: bad argument #1 (function expected, got %s)",
+                 typename(f)), 2)
+  end
+  if type(inputs) ~= "table" then
+    error(format("luagrad.gradcheck: bad argument #2 (table expected, got %s)",
+                 typename(inputs)), 2)
+  end
+  for i, x in ipairs(inputs) do
+    if type(x) ~= "number" then
+      error(format("luagrad.gradcheck: bad argument #2 (number expected at index %d, got %s)",
+                   i, typename(x)), 2)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(format("luagrad.gradcheck: bad argument #3 (table expected, got %s)",
+                 typename(opts)), 2)
+  end
+  opts = opts or {}
+  local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
+  local leaves = {}
+  for i, x in ipairs(inputs) do leaves[i] = lg.value(x) end
+  local y = f(unpack(leaves, 1, #inputs))
+  if lg.type(y) ~= "value" then
+    error(format("luagrad.gradcheck: the function must return a value, got %s",
+                 typename(y)), 2)
+  end
+  y:backward()
+  local ok, worst, wscore = true, nil, -1
+  for i, x in ipairs(inputs) do
+    local diff = (evaluate(f, inputs, i, eps).data - evaluate(f, inputs, i, -eps).data)
+                 / (2 * eps)
+    local back, tol = leaves[i].grad, atol + rtol * abs(diff)
+    local err = abs(back - diff)
+    local pass = err <= tol or (back ~= back and diff ~= diff)  -- NaN where both are NaN
+    local score = pass and err / tol or math.huge
+    if not pass then ok = false end
+    if score > wscore then
+      wscore = score
+      worst = format("input %d (x = %.17g): backward %.17g, central difference %.17g, " ..
+                     "error %.3g, tolerance %.3g", i, x, back, diff, err, tol)
+    end
+  end
+  if worst == nil then return true, "no inputs" end
+  return ok, (ok and "gradients agree; closest to failing: " or "gradients differ at ") .. worst
+end
+
+return lg
