@@ -102,6 +102,13 @@ describe("the built-in luagrad module", function ()
                     {env = noenv})
     assert.equal("Value(data=33, grad=0)\n", out)
   end)
+
+  it("holds every Lua part of the module, compiled in as they are in lua/luagrad", function ()
+    local code = 'local lg = require("luagrad"); print(type(lg.gradcheck), '
+              .. 'package.preload["luagrad.busted"] ~= nil)'
+    local out = run("-e " .. q(code), {env = "LUA_PATH=/nowhere/?.lua LUA_CPATH=/nowhere/?.so"})
+    assert.equal("function\ttrue\n", out)
+  end)
 end)
 
 describe("-l", function ()

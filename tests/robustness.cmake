@@ -61,9 +61,9 @@ set(SAN_ENV "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:detect
 # directory that generates it)
 set(SAN_EMBEDDED ${CMAKE_CURRENT_BINARY_DIR}/lg_embedded_san.c)
 add_custom_command(OUTPUT ${SAN_EMBEDDED}
-  COMMAND ${CMAKE_COMMAND} -DOUTPUT=${SAN_EMBEDDED} "-DSOURCES=${LUAGRAD_LUA_SOURCES}"
+  COMMAND ${CMAKE_COMMAND} -DOUTPUT=${SAN_EMBEDDED} "-DSOURCES=${LUAGRAD_LUA_SOURCE_LIST}"
           -DROOT=${PROJECT_SOURCE_DIR} -P ${PROJECT_SOURCE_DIR}/cmake/embed.cmake
-  DEPENDS ${LUAGRAD_LUA_SOURCES} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake)
+  DEPENDS ${LUAGRAD_LUA_SOURCES} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake VERBATIM)
 file(GLOB SAN_SOURCES ${PROJECT_SOURCE_DIR}/src/lg_*.c)
 list(FILTER SAN_SOURCES EXCLUDE REGEX "lg_noembed\\.c$")   # the rock's, not ours
 list(APPEND SAN_SOURCES ${SAN_EMBEDDED})

@@ -7,9 +7,20 @@ local _, core = ...
 if type(core) ~= "table" then core = require("luagrad.core") end
 
 local lg = core
-local abs, error, ipairs, type = math.abs, error, ipairs, type
-local format = string.format
-local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
+-- Loading touches only the base library: hosts may open luagrad in a state without math,
+-- string or table. What gradcheck needs of them it looks up when it runs.
+local error, ipairs, type = error, ipairs, type
+
+local function abs (x) return x < 0 and -x or x end
+
+local function format (...) return string.format(...) end
+
+local function unpack (t, n)  -- t[1], ..., t[n], with no table library
+  local function from (i)
+    if i <= n then return t[i], from(i + 1) end
+  end
+  return from(1)
+end
 
 local function typename (x)
   return lg.type(x) or type(x)
@@ -19,7 +30,7 @@ end
 local function evaluate (f, xs, i, d)
   local args = {}
   for j, x in ipairs(xs) do args[j] = lg.value(j == i and x + d or x) end
-  return f(unpack(args, 1, #xs))
+  return f(unpack(args, #xs))
 end
 
 --[[
@@ -52,7 +63,7 @@ function lg.gradcheck (f, inputs, opts)
   local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
   local leaves = {}
   for i, x in ipairs(inputs) do leaves[i] = lg.value(x) end
-  local y = f(unpack(leaves, 1, #inputs))
+  local y = f(unpack(leaves, #inputs))
   if lg.type(y) ~= "value" then
     error(format("luagrad.gradcheck: the function must return a value, got %s",
                  typename(y)), 2)
@@ -65,7 +76,7 @@ function lg.gradcheck (f, inputs, opts)
     local back, tol = leaves[i].grad, atol + rtol * abs(diff)
     local err = abs(back - diff)
     local pass = err <= tol or (back ~= back and diff ~= diff)  -- NaN where both are NaN
-    local score = pass and err / tol or math.huge
+    local score = pass and err / tol or 1 / 0
     if not pass then ok = false end
     if score > wscore then
       wscore = score
