@@ -9,15 +9,8 @@
 # The sanitizer builds use this project's compiler (gcc's libasan, or clang's runtime): the
 # module is loaded into the uninstrumented lua5.4, so the runtime is preloaded.
 
-add_executable(test_sandbox test_sandbox.c)
-target_link_libraries(test_sandbox PRIVATE luagrad_static ${LUA_LIBRARIES} m)
-target_include_directories(test_sandbox PRIVATE ${LUA_INCLUDE_DIR})
-add_test(NAME c-sandbox COMMAND test_sandbox)
-
-add_executable(test_alloc test_alloc.c)
-target_link_libraries(test_alloc PRIVATE luagrad_static ${LUA_LIBRARIES} m)
-target_include_directories(test_alloc PRIVATE ${LUA_INCLUDE_DIR})
-add_test(NAME c-alloc COMMAND test_alloc)
+host_test(test_sandbox test_sandbox.c c-sandbox)
+host_test(test_alloc test_alloc.c c-alloc)
 
 # lg_testhost: a test-only module that puts a state under a memory budget (hostile_spec).
 # Next to luagrad/core.so, so the specs' --cpath finds it; never installed.
