@@ -138,7 +138,7 @@ static void pushadjoint (lg_Value *v, double *x) {
 static void settle (lg_Value *v) {
   v->grad += v->adj;
   v->adj = 0.0;
-  v->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE);
+  v->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE | LGI_GRADVALUE);
 }
 
 /* Abandons a sweep: no grad changes, every adjoint and mark goes. */
@@ -152,11 +152,9 @@ static void abandonsweep (lg_Work *W) {
   lgI_unmark(W);
 }
 
-/*
-** A graph with host functions: their vjp may fail, so adjoints are all computed before any
-** grad changes (a failed backward leaves every grad as it was).
-*/
-static int sweepcalls (lg_Work *W) {
+/* Pushes every node's adjoint to its parents', children first. A host function's vjp may
+   fail: then the sweep is abandoned (no adjoint or mark left) and its error returned. */
+static int pushall (lg_Work *W) {
   size_t i;
   for (i = W->count; i-- > 0; ) {
     lg_Value *v = W->order[i];
@@ -170,6 +168,15 @@ static int sweepcalls (lg_Work *W) {
     }
     else if (v->n > 0) pushadjoint(v, W->x);
   }
+  return LG_OK;
+}
+
+/* A graph with host functions: every adjoint is computed before any grad changes (a failed
+   backward leaves every grad as it was). */
+static int sweepcalls (lg_Work *W) {
+  size_t i;
+  int err = pushall(W);
+  if (err != LG_OK) return err;
   for (i = 0; i < W->count; i++) settle(W->order[i]);
   return LG_OK;
 }
@@ -197,11 +204,92 @@ int lgI_backward (lg_Work *W, lg_Value *root, double seed) {
   return LG_OK;
 }
 
+int lgI_sweep (lg_Work *W, lg_Value *const *roots, const double *seeds, size_t n) {
+  size_t i;
+  int err = lgI_toposortn(W, roots, n);
+  if (err != LG_OK) return err;
+  if (lgI_reservex(W, 2 * W->maxn) != LG_OK) {
+    lgI_unmark(W);
+    return LG_EMEM;
+  }
+  for (i = 0; i < n; i++) roots[i]->adj += seeds[i];
+  return pushall(W);
+}
+
+void lgI_sweepend (lg_Work *W) {
+  abandonsweep(W);
+}
+
+/* ---- forward mode ------------------------------------------------------------------ */
+
+/* A call's output tangents (in its record's adjoint half) from its arguments' tangents:
+   one vjp per output gives that output's row of the Jacobian. x: 2n + nout doubles. */
+static int calltangents (lg_Work *W, lg_Value *call) {
+  lg_CallRec *r = lgI_callrec(call);
+  const lg_Func *f = r->f;
+  uint32_t i, n = call->n;
+  int j;
+  double *x = W->x, *gx = x + n, *gy = gx + n;
+  for (i = 0; i < n; i++) x[i] = lgI_argdata(call, i);
+  for (j = 0; j < f->nout; j++) {
+    double t = 0.0;
+    int k;
+    for (k = 0; k < f->nout; k++) gy[k] = (k == j);
+    for (i = 0; i < n; i++) gx[i] = 0.0;
+    W->msg[0] = '\0';
+    if (f->vjp(f->ud, x, r->y, gy, gx, W->msg, sizeof(W->msg)) != 0) {
+      W->msgfrom = f->name;
+      return LG_EHOST;
+    }
+    for (i = 0; i < n; i++) {
+      if (!lgI_isconst(call, i) && call->in[i].v->adj != 0.0) t += gx[i] * call->in[i].v->adj;
+    }
+    r->y[f->nout + j] = t;
+  }
+  return LG_OK;
+}
+
+/*
+** Tangents flow forward: a node's is the sum over its arguments of the partial (the op's
+** backward with g = 1) times the argument's tangent. A zero tangent is no perturbation at
+** all, so its term is skipped: an infinite partial (sqrt at 0) times it adds nothing.
+*/
+int lgI_tangents (lg_Work *W) {
+  size_t i;
+  if (lgI_reservex(W, 2 * W->maxn + LG_MAXFUNCARGS) != LG_OK) return LG_EMEM;
+  for (i = 0; i < W->count; i++) {
+    lg_Value *v = W->order[i];
+    uint32_t k, n = v->n;
+    double *x = W->x, *dx = x + n, t = 0.0;
+    if (v->op == LGI_LEAF || (v->flags & LGI_GIVEN)) continue;
+    if (v->op == LGI_OUTPUT) {
+      lg_CallRec *r = lgI_callrec(v->in[0].v);
+      v->adj = r->y[r->f->nout + (int)v->in[1].k];
+      continue;
+    }
+    if (v->op == LGI_CALL) {
+      int err = calltangents(W, v);
+      if (err != LG_OK) return err;
+      continue;
+    }
+    for (k = 0; k < n; k++) x[k] = lgI_argdata(v, k);
+    lgI_ops[v->op].backward((int)n, x, v->data, 1.0, dx);
+    for (k = 0; k < n; k++) {
+      if (!lgI_isconst(v, k) && v->in[k].v->adj != 0.0) t += dx[k] * v->in[k].v->adj;
+    }
+    v->adj = t;
+  }
+  return LG_OK;
+}
+
 int lgI_zerograd (lg_Work *W, lg_Value *root) {
   size_t i;
   int err = lgI_toposort(W, root);
   if (err != LG_OK) return err;
-  for (i = 0; i < W->count; i++) W->order[i]->grad = 0.0;
+  for (i = 0; i < W->count; i++) {
+    W->order[i]->grad = 0.0;
+    W->order[i]->flags &= (uint8_t)~LGI_GRADVALUE;
+  }
   lgI_unmark(W);
   return LG_OK;
 }

@@ -44,6 +44,8 @@ struct lg_Value {
 #define LGI_DONE 2u      /* emitted in post-order */
 #define LGI_LABELED 4u   /* the binding holds a label for it */
 #define LGI_INPUT 8u     /* an input leaf of the recording being flattened into a tape */
+#define LGI_GRADVALUE 16u  /* the binding holds its grad as a Value (create_graph) */
+#define LGI_GIVEN 64u    /* forward mode: its tangent is given, not computed */
 
 /* Forward: y = f(x[0..n-1]). Backward: dx[i] = g * dy/dx[i], given x, y and g = dJ/dy. */
 typedef double (*lgI_Forward) (int n, const double *x);
@@ -52,6 +54,28 @@ typedef void (*lgI_Backward) (int n, const double *x, double y, double g, double
 #define LGI_VARIADIC (-1)   /* any number of arguments, as a list */
 #define LGI_PAIRS (-2)      /* a list of pairs (x1, y1, x2, y2, ...), as two lists */
 
+/*
+** An op's derivative built from ops, so that it can be differentiated again (higher order,
+** forward mode on graphs). Whoever builds (the binding: Values on the Lua stack) implements
+** the callbacks; a handle names a value the builder holds: a Value or a number.
+*/
+typedef struct lgI_Builder lgI_Builder;
+struct lgI_Builder {
+  const double *x;   /* the arguments' numbers, for the ops that branch on them */
+  double y;          /* the op's result */
+  int n;             /* number of arguments */
+  int want;          /* the one argument whose contribution is wanted, or -1 for all */
+  int (*arg) (lgI_Builder *B, int i);          /* argument i */
+  int (*out) (lgI_Builder *B);                 /* the op's result, as its node */
+  int (*grad) (lgI_Builder *B);                /* g = dJ/dy */
+  int (*num) (lgI_Builder *B, double k);       /* the number k */
+  int (*apply) (lgI_Builder *B, int op, int a, int b);   /* op(a) or op(a, b) */
+  void (*dx) (lgI_Builder *B, int i, int h);   /* dJ/dx[i] += h */
+};
+
+/* Adds g * dy/dx[i] to each wanted argument's dx, as the op's backward computes it. */
+typedef void (*lgI_Build) (lgI_Builder *B);
+
 typedef struct lg_OpDef {
   const char *name;     /* as Value.op and the graph printer show it */
   const char *luaname;  /* lg.<luaname> and v:<luaname>(); NULL for operator-only ops */
@@ -59,11 +83,18 @@ typedef struct lg_OpDef {
   int arity;            /* 0 (leaf), 1, 2, LGI_VARIADIC or LGI_PAIRS */
   lgI_Forward forward;
   lgI_Backward backward;
+  lgI_Build build;      /* the backward again, as ops */
 } lg_OpDef;
+
+/* The rows of lgI_ops, for ops that name others (derivatives built from ops). */
+enum {
+  LGI_LEAF, LGI_ADD, LGI_SUB, LGI_MUL, LGI_DIV, LGI_POW, LGI_NEG, LGI_EXP, LGI_LOG, LGI_SQRT,
+  LGI_SIN, LGI_COS, LGI_TAN, LGI_TANH, LGI_SIGMOID, LGI_RELU, LGI_ABS, LGI_MAX, LGI_MIN,
+  LGI_SUM, LGI_DOT, LGI_NOPS
+};
 
 LGI_FUNC const lg_OpDef lgI_ops[];
 LGI_FUNC const int lgI_nops;
-#define LGI_LEAF 0
 
 static inline int lgI_isconst (const lg_Value *v, uint32_t i) {
   if (v->n <= LGI_INLINEMASK) return (v->kmask >> i) & 1u;
@@ -144,6 +175,9 @@ typedef struct lg_Work {
   char msg[256];                     /* a host function's last error message */
   const char *msgfrom;               /* and that function's name */
   int recording;                     /* the binding records guards (lg.compile) */
+  int busy;                          /* a sweep holds these buffers (callbacks may run) */
+  void *ctx;                         /* the caller's context for host callbacks (the
+                                        binding's lua_State during a sweep) */
 } lg_Work;
 
 LGI_FUNC void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud);
@@ -159,6 +193,13 @@ LGI_FUNC int lgI_toposort (lg_Work *W, lg_Value *root);
 LGI_FUNC int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots);
 LGI_FUNC void lgI_unmark (lg_Work *W);
 LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
+/* Adjoints of sum(seeds[i] * roots[i]) in every node's adj, grads untouched: the caller
+   reads them, then lgI_sweepend clears adjoints and marks. */
+LGI_FUNC int lgI_sweep (lg_Work *W, lg_Value *const *roots, const double *seeds, size_t n);
+LGI_FUNC void lgI_sweepend (lg_Work *W);
+/* Forward mode over W->order (lgI_toposortn, marks set): given the tangents of the leaves
+   in their adj, every node's adj := its tangent. lgI_sweepend clears them. */
+LGI_FUNC int lgI_tangents (lg_Work *W);
 LGI_FUNC int lgI_zerograd (lg_Work *W, lg_Value *root);
 
 /* ---- host functions (lg_call.c) -------------------------------------------- */

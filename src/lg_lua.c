@@ -64,6 +64,28 @@ lg_Work *lgL_getwork (lua_State *L) {
   return W;
 }
 
+/* Pushes new scratch buffers of their own, freed by the collector (or sooner, with
+   lgI_workfree): for work that must not share the state's, which a finalizer or a custom
+   function's callback may be using meanwhile. */
+lg_Work *lgL_newwork (lua_State *L) {
+  lg_Work *shared = lgL_getwork(L);
+  lg_Work *W = (lg_Work *)lgC_newuserdata(L, sizeof(lg_Work), 0);
+  lgI_workinit(W, shared->allocf, shared->ud);
+  W->ctx = L;
+  lua_getmetatable(L, UV_WORK);  /* its __gc frees the buffers */
+  lua_setmetatable(L, -2);
+  return W;
+}
+
+/* The state's scratch buffers, or, while a sweep holds them (a custom function's callback
+   is running), new ones pushed on the stack. */
+lg_Work *lgL_usework (lua_State *L) {
+  lg_Work *W = lgL_getwork(L);
+  if (W->busy) return lgL_newwork(L);
+  W->ctx = L;
+  return W;
+}
+
 /* An operand: a Value (*v set) or a number (*x set); 0 if it is neither. */
 int lgL_operand (lua_State *L, int i, lg_Value **v, double *x) {
   *x = 0.0;
@@ -157,9 +179,8 @@ static int operands (lua_State *L, lg_Value **v, double *x) {
   return 0;
 }
 
-/* Pushes the result of a unary op on operand 1 (already checked). */
-static int unary (lua_State *L, int op, lg_Value *a, double x) {
-  static const int parent[1] = {1};
+/* Pushes the result of a unary op on the operand at stack index ia (already checked). */
+static int unary (lua_State *L, int op, lg_Value *a, double x, int ia) {
   lg_Value *v;
   if (a == NULL) {
     lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(1, &x));
@@ -168,20 +189,22 @@ static int unary (lua_State *L, int op, lg_Value *a, double x) {
   v = lgL_newnode(L, op, 1, 1);
   lgI_setarg(v, 0, a);
   v->data = lgI_ops[op].forward(1, &x);
-  lgC_setparents(L, parent, 1);
+  lgC_setparents(L, &ia, 1);
   return 1;
 }
 
-/* Pushes the result of a binary op on operands 1 and 2 (already checked). */
-static int binary (lua_State *L, int op, lg_Value *a, lg_Value *b, const double *x) {
+/* Pushes the result of a binary op on the operands at stack indices ia and ib (already
+   checked). */
+static int binary (lua_State *L, int op, lg_Value *a, lg_Value *b, const double *x,
+                   int ia, int ib) {
   lg_Value *v;
   int parent[2], np = 0;   /* stack indices of the Value operands */
   if (a == NULL && b == NULL) {
     lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(2, x));
     return 1;
   }
-  if (a != NULL) parent[np++] = 1;
-  if (b != NULL) parent[np++] = 2;
+  if (a != NULL) parent[np++] = ia;
+  if (b != NULL) parent[np++] = ib;
   v = lgL_newnode(L, op, 2, np);
   if (a != NULL) lgI_setarg(v, 0, a); else lgI_setconst(v, 0, x[0]);
   if (b != NULL) lgI_setarg(v, 1, b); else lgI_setconst(v, 1, x[1]);
@@ -190,13 +213,30 @@ static int binary (lua_State *L, int op, lg_Value *a, lg_Value *b, const double 
   return 1;
 }
 
+/* Pushes op (unary or binary) applied to the Values or numbers at stack indices ia and ib
+   (ib unused for a unary op): what the derivative builders make their nodes with. */
+void lgL_apply (lua_State *L, int op, int ia, int ib) {
+  lg_Value *v[2];
+  double x[2];
+  ia = lua_absindex(L, ia);
+  ib = lua_absindex(L, ib);
+  luaL_checkstack(L, 4, "derivative too large");
+  if (!lgL_operand(L, ia, &v[0], &x[0])) operror(L, lgI_ops[op].name, 1);
+  if (lgI_ops[op].arity == 1) {
+    unary(L, op, v[0], x[0], ia);
+    return;
+  }
+  if (!lgL_operand(L, ib, &v[1], &x[1])) operror(L, lgI_ops[op].name, 2);
+  binary(L, op, v[0], v[1], x, ia, ib);
+}
+
 /* lg.exp(x), v:exp(), ... -> Value or number */
 static int unary_fn (lua_State *L) {
   int op = opindex(L);
   lg_Value *a;
   double x;
   if (!lgL_operand(L, 1, &a, &x)) lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
-  return unary(L, op, a, x);
+  return unary(L, op, a, x, 1);
 }
 
 /* __unm (Lua passes the operand twice) */
@@ -205,7 +245,7 @@ static int unary_mm (lua_State *L) {
   lg_Value *a;
   double x;
   if (!lgL_operand(L, 1, &a, &x)) operror(L, "-", 1);
-  return unary(L, op, a, x);
+  return unary(L, op, a, x, 1);
 }
 
 /* lg.pow(x, y), v:max(w), ... -> Value or number */
@@ -215,7 +255,7 @@ static int binary_fn (lua_State *L) {
   double x[2];
   if ((bad = operands(L, v, x)) != 0)
     lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
-  return binary(L, op, v[0], v[1], x);
+  return binary(L, op, v[0], v[1], x, 1, 2);
 }
 
 /* __add, __sub, __mul, __div, __pow */
@@ -224,7 +264,7 @@ static int binary_mm (lua_State *L) {
   lg_Value *v[2];
   double x[2];
   if ((bad = operands(L, v, x)) != 0) operror(L, lgI_ops[op].name, bad);
-  return binary(L, op, v[0], v[1], x);
+  return binary(L, op, v[0], v[1], x, 1, 2);
 }
 
 /* Length of the array at arg, which must be a table. */
@@ -255,7 +295,7 @@ static int nary (lua_State *L, int op, int nlists, uint32_t len) {
   const char *fn = lgI_ops[op].luaname;
   uint32_t n = len * (uint32_t)nlists, i, nvalues = 0;
   int nuv, intable, node, anchor;
-  lg_Work *W = lgL_getwork(L);
+  lg_Work *W = lgL_usework(L);
   lg_Value *v;
   double x;
   for (i = 0; i < n; i++) {
@@ -333,7 +373,10 @@ static int value_index (lua_State *L) {
     if (lgL_getwork(L)->recording) lgL_addguard(L, LGI_GDATA, 1, 0, 1);
     lua_pushnumber(L, (lua_Number)v->data);
   }
-  else if (strcmp(k, "grad") == 0) lua_pushnumber(L, (lua_Number)v->grad);
+  else if (strcmp(k, "grad") == 0) {
+    if (v->flags & LGI_GRADVALUE) lgL_pushgradvalue(L, v, 1);
+    else lua_pushnumber(L, (lua_Number)v->grad);
+  }
   else if (strcmp(k, "label") == 0) pushlabel(L, v, 1);
   else if (strcmp(k, "op") == 0) lua_pushstring(L, lgI_opname(v));
   else {
@@ -361,6 +404,7 @@ static int value_newindex (lua_State *L) {
   else if (k != NULL && strcmp(k, "grad") == 0) {
     if (lua_type(L, 3) != LUA_TNUMBER) badfield(L, "grad", "number");
     v->grad = (double)lua_tonumber(L, 3);
+    v->flags &= (uint8_t)~LGI_GRADVALUE;
   }
   else if (k != NULL && strcmp(k, "label") == 0) {
     if (!lua_isnil(L, 3) && lua_type(L, 3) != LUA_TSTRING) badfield(L, "label", "string or nil");
@@ -420,12 +464,29 @@ static int value_le (lua_State *L) { return compare(L, "<=", 1); }
 ** Methods and module functions
 ** =================================================================== */
 
-/* v:backward([seed]) */
+/* v:backward([seed]), v:backward{seed = s, create_graph = b} */
 static int value_backward (lua_State *L) {
   lg_Value *v = checkvalue(L, 1, "backward");
-  double seed = lua_isnoneornil(L, 2) ? 1.0 : checknumber(L, 2, "backward");
-  lg_Work *W = lgL_getwork(L);
-  int err = lgI_backward(W, v, seed);
+  double seed = 1.0;
+  lg_Work *W;
+  int err;
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    static const char *const names[] = {"seed", "create_graph", NULL};
+    lgL_checkoptions(L, 2, "backward", names);
+    if (lgL_optboolean(L, 2, "create_graph", "backward")) return lgL_backwardgraph(L);
+    lua_getfield(L, 2, "seed");
+    if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TNUMBER)
+        luaL_error(L, "luagrad.backward: bad seed (number expected, got %s; a value seed "
+                      "needs create_graph)", lgL_typename(L, -1));
+      seed = (double)lua_tonumber(L, -1);
+    }
+  }
+  else if (!lua_isnoneornil(L, 2)) seed = checknumber(L, 2, "backward");
+  W = lgL_usework(L);
+  W->busy++;
+  err = lgI_backward(W, v, seed);
+  W->busy--;
   if (err != LG_OK) lgL_coreerror(L, err, W);
   return 0;
 }
@@ -434,7 +495,7 @@ static int value_backward (lua_State *L) {
 static int mod_zero_grad (lua_State *L) {
   lg_Value *v = lgL_tovalue(L, 1);
   if (v != NULL) {
-    if (lgI_zerograd(lgL_getwork(L), v) != LG_OK) lgL_memerror(L);
+    if (lgI_zerograd(lgL_usework(L), v) != LG_OK) lgL_memerror(L);
   }
   else if (lua_type(L, 1) == LUA_TTABLE) {
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, 1);
@@ -444,6 +505,7 @@ static int mod_zero_grad (lua_State *L) {
         luaL_error(L, "luagrad.zero_grad: bad argument #1 (value expected at index %d, got %s)",
                    (int)i, lgL_typename(L, -1));
       v->grad = 0.0;
+      v->flags &= (uint8_t)~LGI_GRADVALUE;
       lua_pop(L, 1);
     }
   }
@@ -482,10 +544,7 @@ static int mod_to_dot (lua_State *L) {
   /* buffers of its own: the text must survive until Lua has copied it, and a collection
      step may come first (LuaJIT's lua_pushlstring takes one) and run a finalizer that
      calls luagrad and reuses the shared buffers */
-  W = (lg_Work *)lgC_newuserdata(L, sizeof(lg_Work), 0);
-  lgI_workinit(W, lgL_getwork(L)->allocf, lgL_getwork(L)->ud);
-  lua_getmetatable(L, UV_WORK);  /* its __gc frees the buffers if the copy raises */
-  lua_setmetatable(L, -2);
+  W = lgL_newwork(L);
   lua_newtable(L);  /* address -> label, for every labeled Value alive */
   lb.L = L;
   lb.map = lua_gettop(L);
@@ -636,6 +695,7 @@ int luaopen_luagrad_core (lua_State *L) {
   lgL_setclosure(L, mt, "__index", value_index, methods);
   registerops(L, module, methods, mt);
   lgL_opencompile(L);
+  lgL_opengrad(L, module);
   lua_settop(L, module);
   return 1;
 }
@@ -645,14 +705,28 @@ int luaopen_luagrad_core (lua_State *L) {
 ** Opening the whole module: the core plus the Lua parts compiled in
 ** =================================================================== */
 
-/* Loads lgI_sources[i] and calls it with (module name, core table): one result. */
+static int loadpart (lua_State *L);
+
+/* Loads lgI_sources[i] and calls it with (module name, core table, loadpart): one result. */
 static int loadsource (lua_State *L, int i) {
   const lg_Source *s = &lgI_sources[i];
   if (luaL_loadbufferx(L, s->text, s->len, s->chunkname, "t") != LUA_OK) return lua_error(L);
   lua_pushstring(L, s->module);
   luaL_requiref(L, "luagrad.core", luaopen_luagrad_core, 0);
-  lua_call(L, 2, 1);
+  lua_pushcfunction(L, loadpart);
+  lua_call(L, 3, 1);
   return 1;
+}
+
+/* loadpart(name): runs the compiled-in Lua part name, for a part that builds on another
+   where `require` may be missing (a sandbox) */
+static int loadpart (lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  int i;
+  for (i = 0; lgI_sources[i].module != NULL; i++) {
+    if (strcmp(lgI_sources[i].module, name) == 0) return loadsource(L, i);
+  }
+  return luaL_error(L, "luagrad: no part '%s' compiled in", name);
 }
 
 /* package.preload loader for a compiled-in Lua part (upvalue: its index) */

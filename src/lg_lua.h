@@ -51,12 +51,23 @@ LGI_FUNC int lgL_coreerror (lua_State *L, int err, lg_Work *W);
 
 /* The module's shared state and building blocks, for functions with its upvalues. */
 LGI_FUNC lg_Work *lgL_getwork (lua_State *L);
+LGI_FUNC lg_Work *lgL_newwork (lua_State *L);
+LGI_FUNC lg_Work *lgL_usework (lua_State *L);
+LGI_FUNC void lgL_apply (lua_State *L, int op, int ia, int ib);
 LGI_FUNC int lgL_operand (lua_State *L, int i, lg_Value **v, double *x);
 LGI_FUNC lg_Value *lgL_newnode (lua_State *L, int op, uint32_t n, int nuv);
 LGI_FUNC lg_Value *lgL_newleaf (lua_State *L, double x);
 LGI_FUNC void lgL_pushupvalues (lua_State *L);
 LGI_FUNC void lgL_setclosure (lua_State *L, int t, const char *name, lua_CFunction f,
                               int extra);
+
+/* derivatives as Values, forward mode and lg.gradients (lg_lua_grad.c) */
+LGI_FUNC void lgL_checkoptions (lua_State *L, int t, const char *fn,
+                                const char *const *names);
+LGI_FUNC int lgL_optboolean (lua_State *L, int t, const char *field, const char *fn);
+LGI_FUNC int lgL_backwardgraph (lua_State *L);
+LGI_FUNC void lgL_pushgradvalue (lua_State *L, lg_Value *v, int vi);
+LGI_FUNC void lgL_opengrad (lua_State *L, int module);
 
 /* lg.compile (lg_lua_compile.c) */
 LGI_FUNC int lgL_compile (lua_State *L);

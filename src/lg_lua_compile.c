@@ -146,7 +146,7 @@ static int32_t guardoperand (lua_State *L, int i, double *k) {
 /* Flattens the recording (result at res, input leaves at inputs, guards at guards) into a
    new tape for c; the old one goes only once the new one is complete. */
 static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards) {
-  lg_Work *W = lgL_getwork(L);
+  lg_Work *W = lgL_usework(L);
   uint32_t i, nin = (uint32_t)lua_rawlen(L, inputs), ng = (uint32_t)lua_rawlen(L, guards) / 4;
   lg_Value **roots = (lg_Value **)lgC_newuserdatauv(L, (2 * ng + 1) * sizeof(lg_Value *), 0);
   size_t nroots = 1;

@@ -27,7 +27,7 @@ static int callnumbers (lua_State *L, const HostFunc *h, lg_Work *W) {
 static int host_fn (lua_State *L) {
   const HostFunc *h = (const HostFunc *)lua_touserdata(L, UV_EXTRA);
   int i, nin = h->f.nin, nout = h->f.nout, nvalues = 0, top, uv = 0;
-  lg_Work *W = lgL_getwork(L);
+  lg_Work *W = lgL_usework(L);
   lg_Value *call, *a;
   double x;
   if (lua_gettop(L) > nin)

@@ -3,10 +3,17 @@
 -- the place where the library's Lua parts join the core.
 -- Loaded from a file, the arguments are (name, path); compiled into a host or the luagrad
 -- command, they are (name, core), so that it also opens where `require` is removed.
-local _, core = ...
+local _, core, loadpart = ...
 if type(core) ~= "table" then core = require("luagrad.core") end
 
 local lg = core
+
+-- The other Lua parts the module table is made of: each adds its functions to lg.
+local function part (name)
+  if loadpart then return loadpart(name) end
+  return require(name)
+end
+part("luagrad.functional")
 -- Loading touches only the base library: hosts may open luagrad in a state without math,
 -- string or table. What gradcheck needs of them it looks up when it runs.
 local error, ipairs, type = error, ipairs, type

@@ -1,0 +1,714 @@
+/*
+** lg_lua_grad.c: derivatives beyond backward's. lg.gradients gives gradients without
+** touching any .grad; lg.tangents is forward mode; v:backward{create_graph = true} and
+** both functions' create_graph option record the derivative itself as Values, so that it
+** can be differentiated again, to any order. Those graph-mode sweeps walk the graph's
+** Values on the Lua stack and in tables, and make each op's derivative from ops with its
+** row's build function (lg_ops.c): the derivative of an op lives in one place.
+*/
+#include <string.h>
+
+#include "lg_lua.h"
+
+#define GRADS_KEY "luagrad.grads"   /* Value -> its grad as a Value; weak keys */
+
+/* Raises on a key of the options table at t that is not in names (NULL-terminated). */
+void lgL_checkoptions (lua_State *L, int t, const char *fn, const char *const *names) {
+  t = lua_absindex(L, t);
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    int i, known = 0;
+    lua_pop(L, 1);
+    for (i = 0; names[i] != NULL && !known; i++)
+      known = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), names[i]) == 0;
+    if (!known) {
+      if (lua_type(L, -1) == LUA_TSTRING)
+        luaL_error(L, "luagrad.%s: unknown option '%s'", fn, lua_tostring(L, -1));
+      luaL_error(L, "luagrad.%s: unknown option (a %s key)", fn, luaL_typename(L, -1));
+    }
+  }
+}
+
+int lgL_optboolean (lua_State *L, int t, const char *field, const char *fn) {
+  int b;
+  lua_getfield(L, t, field);
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+    luaL_error(L, "luagrad.%s: bad option '%s' (boolean expected, got %s)", fn, field,
+               lgL_typename(L, -1));
+  b = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return b;
+}
+
+
+/* {==================================================================
+** A graph's Values: the nodes a set of roots depends on, in order, as Lua values
+** =================================================================== */
+
+/* Pushes the k-th parent (counting only a node's Value arguments, from 1) of the node at
+   idx, from where the binding anchored it (lg_compat.h). */
+static void pushparent (lua_State *L, int idx, int k) {
+#if LUA_VERSION_NUM >= 504
+  if (lua_getiuservalue(L, idx, 1) == LUA_TTABLE) {   /* many parents: one table */
+    lua_rawgeti(L, -1, k);
+    lua_remove(L, -2);
+  }
+  else if (k != 1) {
+    lua_pop(L, 1);
+    lua_getiuservalue(L, idx, k);
+  }
+#else
+  lgC_getuvtable(L, idx);
+  if (lua_type(L, -1) == LUA_TTABLE) lua_rawgeti(L, -1, k);
+#if LUA_VERSION_NUM == 503
+  else if (lua_type(L, -1) == LUA_TFUNCTION) lua_getupvalue(L, -1, k);
+#endif
+  else return;   /* (5.3) the one parent itself */
+  lua_remove(L, -2);
+#endif
+}
+
+typedef struct Graph {
+  lg_Work *W;       /* buffers of its own: the order, and scratch for numbers */
+  size_t count;
+  int nodes;        /* stack index of a table: i -> order[i - 1]'s userdata */
+  int pos;          /* stack index of a table: light userdata of a node -> i */
+} Graph;
+
+static lg_Value *graphnode (const Graph *G, size_t i) { return G->W->order[i - 1]; }
+
+/* The position of node v in G (0 if it is not in it). */
+static size_t position (lua_State *L, const Graph *G, const lg_Value *v) {
+  size_t i;
+  lua_rawgetp(L, G->pos, v);
+  i = (size_t)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return i;
+}
+
+/* Pushes the Value (or number) that is argument k of v. */
+static void pusharg (lua_State *L, const Graph *G, const lg_Value *v, uint32_t k) {
+  if (lgI_isconst(v, k)) lua_pushnumber(L, (lua_Number)v->in[k].k);
+  else lua_rawgeti(L, G->nodes, (lua_Integer)position(L, G, v->in[k].v));
+}
+
+/*
+** G := every node the Values in the array at roots depend on (numbers in it are skipped),
+** parents before children. The order is taken and the marks cleared before any Lua value
+** is made, so a collection step (a finalizer) meanwhile finds nothing held. Then a walk
+** from the children back gets each parent's userdata from where its child anchors it.
+*/
+static void collect (lua_State *L, Graph *G, int roots) {
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, roots);
+  lg_Value **ptrs;
+  size_t m = 0, j;
+  G->W = lgL_newwork(L);
+  ptrs = (lg_Value **)lgC_newuserdata(L, (size_t)n * sizeof(lg_Value *) + 1, 0);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, roots, (int)i);
+    if (lgL_tovalue(L, -1) != NULL) ptrs[m++] = lgL_tovalue(L, -1);
+    lua_pop(L, 1);
+  }
+  if (lgI_toposortn(G->W, ptrs, m) != LG_OK) lgL_memerror(L);
+  lgI_unmark(G->W);
+  lua_pop(L, 1);
+  G->count = G->W->count;
+  if (G->count > (size_t)INT32_MAX) luaL_error(L, "luagrad: graph too large");
+  if (lgI_reservex(G->W, G->W->maxn) != LG_OK) lgL_memerror(L);
+  lua_createtable(L, (int)G->count, 0);
+  G->nodes = lua_gettop(L);
+  lua_createtable(L, 0, (int)G->count);
+  G->pos = lua_gettop(L);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, roots, (int)i);
+    if (lgL_tovalue(L, -1) != NULL) lua_rawsetp(L, G->pos, lgL_tovalue(L, -1));
+    else lua_pop(L, 1);
+  }
+  luaL_checkstack(L, 4, NULL);
+  for (j = G->count; j > 0; j--) {
+    lg_Value *v = graphnode(G, j);
+    uint32_t s, k = 0;
+    int ud;
+    lua_rawgetp(L, G->pos, v);
+    ud = lua_gettop(L);
+    if (lua_type(L, ud) != LUA_TUSERDATA || lua_touserdata(L, ud) != (void *)v)
+      luaL_error(L, "luagrad: graph changed while being read");
+    lua_pushvalue(L, ud);
+    lua_rawseti(L, G->nodes, (int)j);
+    lua_pushinteger(L, (lua_Integer)j);
+    lua_rawsetp(L, G->pos, v);
+    for (s = 0; s < v->n; s++) {
+      if (lgI_isconst(v, s)) continue;
+      k++;
+      lua_rawgetp(L, G->pos, v->in[s].v);
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        pushparent(L, ud, (int)k);
+        lua_rawsetp(L, G->pos, v->in[s].v);
+      }
+      else lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* t[p] += the value on top (popped): a Value or number, or the first one. */
+static void addto (lua_State *L, int t, int p) {
+  lua_rawgeti(L, t, p);
+  if (lua_isnil(L, -1)) lua_pop(L, 1);
+  else {
+    lgL_apply(L, LGI_ADD, -1, -2);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+  }
+  lua_rawseti(L, t, p);
+}
+
+/* Pushes t[position of the Value at idx in G], or 0 if it has none (a number, a Value
+   outside G, or no entry). */
+static void pushentry (lua_State *L, const Graph *G, int t, int idx) {
+  lg_Value *v = lgL_tovalue(L, idx);
+  size_t p = v ? position(L, G, v) : 0;
+  if (p > 0) lua_rawgeti(L, t, (int)p);
+  if (p == 0 || lua_isnil(L, -1)) {
+    if (p > 0) lua_pop(L, 1);
+    lua_pushnumber(L, 0);
+  }
+}
+
+/* }================================================================== */
+
+
+/* {==================================================================
+** Building an op's derivative from ops: the binding's lgI_Builder. Handles are stack
+** indices; the caller resets the stack after each node.
+** =================================================================== */
+
+typedef struct LuaBuilder {
+  lgI_Builder B;
+  lua_State *L;
+  const Graph *G;
+  const lg_Value *v;
+  int node, g;      /* stack indices: the node's Value, g */
+  int target;       /* reverse: stack index of the adjoint table; forward: of the tangent */
+} LuaBuilder;
+
+#define LB(B) ((LuaBuilder *)(B))
+
+static int b_arg (lgI_Builder *B, int i) {
+  LuaBuilder *b = LB(B);
+  luaL_checkstack(b->L, 8, "derivative too large");
+  pusharg(b->L, b->G, b->v, (uint32_t)i);
+  return lua_gettop(b->L);
+}
+
+static int b_out (lgI_Builder *B) { return LB(B)->node; }
+static int b_grad (lgI_Builder *B) { return LB(B)->g; }
+
+static int b_num (lgI_Builder *B, double k) {
+  luaL_checkstack(LB(B)->L, 8, "derivative too large");
+  lua_pushnumber(LB(B)->L, (lua_Number)k);
+  return lua_gettop(LB(B)->L);
+}
+
+static int b_apply (lgI_Builder *B, int op, int a, int c) {
+  lgL_apply(LB(B)->L, op, a, c);
+  return lua_gettop(LB(B)->L);
+}
+
+/* reverse: adjoint[parent i] += h */
+static void b_dxreverse (lgI_Builder *B, int i, int h) {
+  LuaBuilder *b = LB(B);
+  lua_State *L = b->L;
+  int p;
+  if (lgI_isconst(b->v, (uint32_t)i) || (B->want >= 0 && B->want != i)) return;
+  p = (int)position(L, b->G, b->v->in[i].v);
+  lua_pushvalue(L, h);
+  addto(L, b->target, p);
+}
+
+/* forward: the node's tangent += h */
+static void b_dxforward (lgI_Builder *B, int i, int h) {
+  LuaBuilder *b = LB(B);
+  lua_State *L = b->L;
+  if (lgI_isconst(b->v, (uint32_t)i) || (B->want >= 0 && B->want != i)) return;
+  if (lua_isnil(L, b->target)) lua_pushvalue(L, h);
+  else lgL_apply(L, LGI_ADD, b->target, h);
+  lua_replace(L, b->target);
+}
+
+/* Runs the build of node v (the Value at node) with g (at g), wanting argument want. */
+static void build (lua_State *L, const Graph *G, lg_Value *v, int node, int g, int want,
+                   int target, int forward) {
+  LuaBuilder b;
+  uint32_t k;
+  double *x = G->W->x;
+  for (k = 0; k < v->n; k++) x[k] = lgI_argdata(v, k);
+  b.B.x = x;
+  b.B.y = v->data;
+  b.B.n = (int)v->n;
+  b.B.want = want;
+  b.B.arg = b_arg;
+  b.B.out = b_out;
+  b.B.grad = b_grad;
+  b.B.num = b_num;
+  b.B.apply = b_apply;
+  b.B.dx = forward ? b_dxforward : b_dxreverse;
+  b.L = L;
+  b.G = G;
+  b.v = v;
+  b.node = node;
+  b.g = g;
+  b.target = target;
+  lgI_ops[v->op].build(&b.B);
+}
+
+static int iszero (lua_State *L, int i) {
+  return lua_isnil(L, i) || (lua_type(L, i) == LUA_TNUMBER && lua_tonumber(L, i) == 0);
+}
+
+static int hostgrapherror (lua_State *L, const lg_Value *v, const char *fn) {
+  return luaL_error(L, "luagrad.%s: '%s' is a host function, whose derivative is not made "
+                       "of ops: it cannot be differentiated on Values (create_graph, "
+                       "nested transforms)", fn, lgI_opname(v));
+}
+
+/* The reverse sweep on Values: adjoints (Values or numbers) in the table at adj, by
+   position; an output of a host function's call adds its adjoint into a table at the
+   call's position. */
+static void sweepgraph (lua_State *L, const Graph *G, int adj, const char *fn) {
+  size_t i;
+  int base = lua_gettop(L);
+  for (i = G->count; i > 0; i--) {
+    lg_Value *v = graphnode(G, i);
+    int a;
+    if (v->op == LGI_LEAF) continue;
+    lua_rawgeti(L, adj, (int)i);
+    a = lua_gettop(L);
+    if (iszero(L, a)) {
+      lua_settop(L, base);
+      continue;
+    }
+    if (v->op == LGI_OUTPUT || v->op == LGI_CALL) hostgrapherror(L, v, fn);
+    lua_rawgeti(L, G->nodes, (int)i);
+    build(L, G, v, a + 1, a, -1, adj, 0);
+    lua_settop(L, base);
+  }
+}
+
+/* }================================================================== */
+
+
+/* {==================================================================
+** Arguments: one Value or number, or an array of them
+** =================================================================== */
+
+/* Makes the argument at arg an array (a lone Value or number goes into a new one, pushed
+   in place); returns whether it was one already. */
+static int aslist (lua_State *L, int arg, const char *fn, const char *what) {
+  if (lua_type(L, arg) == LUA_TTABLE) return 1;
+  if (lgL_tovalue(L, arg) == NULL && lua_type(L, arg) != LUA_TNUMBER)
+    lgL_argerror(L, fn, arg, what);
+  lua_createtable(L, 1, 0);
+  lua_pushvalue(L, arg);
+  lua_rawseti(L, -2, 1);
+  lua_replace(L, arg);
+  return 0;
+}
+
+/* Checks that element i of the list at arg is a Value (or, if numbers, a number). */
+static void checkelement (lua_State *L, int arg, lua_Integer i, const char *fn, int numbers) {
+  lua_rawgeti(L, arg, (int)i);
+  if (lgL_tovalue(L, -1) == NULL && !(numbers && lua_type(L, -1) == LUA_TNUMBER))
+    luaL_error(L, "luagrad.%s: bad argument #%d (%s expected at index %d, got %s)", fn, arg,
+               numbers ? "number or value" : "value", (int)i, lgL_typename(L, -1));
+  lua_pop(L, 1);
+}
+
+static lua_Integer checklist (lua_State *L, int arg, const char *fn, int numbers) {
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, arg);
+  if (n > INT32_MAX / 2) luaL_error(L, "luagrad.%s: list too long", fn);
+  for (i = 1; i <= n; i++) checkelement(L, arg, i, fn, numbers);
+  return n;
+}
+
+/* The seeds (or tangents) option at opt, made a list as long as n (default: ones); pushed.
+   Whether any is a Value. */
+static int seedlist (lua_State *L, int opt, lua_Integer n, const char *fn, const char *field) {
+  lua_Integer i;
+  int values = 0;
+  if (opt == 0 || (lua_getfield(L, opt, field), lua_isnil(L, -1))) {
+    if (opt != 0) lua_pop(L, 1);
+    lua_createtable(L, (int)n, 0);
+    for (i = 1; i <= n; i++) {
+      lua_pushnumber(L, 1);
+      lua_rawseti(L, -2, (int)i);
+    }
+    return 0;
+  }
+  if (lua_type(L, -1) != LUA_TTABLE) {   /* one seed */
+    lua_createtable(L, 1, 0);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 1);
+  }
+  if ((lua_Integer)lua_rawlen(L, -1) != n)
+    luaL_error(L, "luagrad.%s: bad option '%s' (%d expected, got %d)", fn, field, (int)n,
+               (int)lua_rawlen(L, -1));
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, (int)i);
+    if (lgL_tovalue(L, -1) != NULL) values = 1;
+    else if (lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "luagrad.%s: bad option '%s' (number or value expected at index %d, "
+                    "got %s)", fn, field, (int)i, lgL_typename(L, -1));
+    lua_pop(L, 1);
+  }
+  return values;
+}
+
+/* Leaves the results (the table at res, or its only element) on top. */
+static int results (lua_State *L, int res, int waslist) {
+  if (!waslist) lua_rawgeti(L, res, 1);
+  else lua_pushvalue(L, res);
+  return 1;
+}
+
+/* }================================================================== */
+
+
+/* {==================================================================
+** lg.gradients, lg.tangents, backward{create_graph = true}
+** =================================================================== */
+
+/* The numbers: one sweep on the shared buffers. Adjoints are read before they are
+   cleared, into memory the stack owns, so no Lua value is made meanwhile. */
+static void gradnumbers (lua_State *L, int outs, int seeds, int ins, int res,
+                         lua_Integer m, lua_Integer n) {
+  lg_Value **roots, **in;
+  double *seed, *got;
+  lg_Work *W;
+  lua_Integer i, nroots = 0;
+  int err;
+  roots = (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * (sizeof(lg_Value *)
+                                       + sizeof(double)) + 1, 0);
+  in = roots + m;
+  seed = (double *)(in + n);
+  got = seed + m;
+  for (i = 1; i <= m; i++) {   /* numbers among the outputs: nothing to sweep */
+    lua_rawgeti(L, outs, (int)i);
+    lua_rawgeti(L, seeds, (int)i);
+    if (lgL_tovalue(L, -2) != NULL) {
+      roots[nroots] = lgL_tovalue(L, -2);
+      seed[nroots++] = (double)lua_tonumber(L, -1);
+    }
+    lua_pop(L, 2);
+  }
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, ins, (int)i);
+    in[i - 1] = lgL_tovalue(L, -1);
+    lua_pop(L, 1);
+  }
+  W = lgL_usework(L);
+  W->busy++;
+  err = lgI_sweep(W, roots, seed, (size_t)nroots);
+  if (err == LG_OK) {
+    for (i = 0; i < n; i++) got[i] = in[i]->adj;
+    lgI_sweepend(W);
+  }
+  W->busy--;
+  if (err != LG_OK) lgL_coreerror(L, err, W);
+  for (i = 0; i < n; i++) {
+    lua_pushnumber(L, (lua_Number)got[i]);
+    lua_rawseti(L, res, (int)i + 1);
+  }
+}
+
+/* The Values: a sweep building each derivative from ops. */
+static void gradgraph (lua_State *L, int outs, int seeds, int ins, int res, lua_Integer m,
+                       lua_Integer n, const char *fn) {
+  Graph G;
+  lua_Integer i;
+  int adj;
+  collect(L, &G, outs);
+  lua_createtable(L, (int)G.count, 0);
+  adj = lua_gettop(L);
+  for (i = 1; i <= m; i++) {   /* an output listed twice gets both seeds */
+    size_t p;
+    lua_rawgeti(L, outs, (int)i);
+    if (lgL_tovalue(L, -1) == NULL) {
+      lua_pop(L, 1);
+      continue;
+    }
+    p = position(L, &G, lgL_tovalue(L, -1));
+    lua_pop(L, 1);
+    lua_rawgeti(L, seeds, (int)i);
+    addto(L, adj, (int)p);
+  }
+  sweepgraph(L, &G, adj, fn);
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, ins, (int)i);
+    pushentry(L, &G, adj, -1);
+    lua_rawseti(L, res, (int)i);
+    lua_pop(L, 1);
+  }
+}
+
+/* Checks and normalizes (outputs, inputs [, opts]) at 1, 2, 3 of lg.gradients and
+   lg.tangents; pushes the seeds (or tangents) list; returns whether the inputs were a list,
+   and sets *m, *n and *graph. */
+static int prepare (lua_State *L, const char *fn, const char *field, lua_Integer *m,
+                    lua_Integer *n, int *graph) {
+  int waslist, values;
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 3) && lua_type(L, 3) != LUA_TTABLE) lgL_argerror(L, fn, 3, "table");
+  aslist(L, 1, fn, "value or table");
+  waslist = aslist(L, 2, fn, "value or table");
+  *m = checklist(L, 1, fn, 1);
+  *n = checklist(L, 2, fn, 0);
+  if (!lua_isnil(L, 3)) {
+    const char *names[3];
+    names[0] = field;
+    names[1] = "create_graph";
+    names[2] = NULL;
+    lgL_checkoptions(L, 3, fn, names);
+  }
+  *graph = lua_isnil(L, 3) ? 0 : lgL_optboolean(L, 3, "create_graph", fn);
+  values = seedlist(L, lua_isnil(L, 3) ? 0 : 3, strcmp(field, "seeds") == 0 ? *m : *n, fn,
+                    field);
+  if (values) *graph = 1;
+  lua_createtable(L, (int)*n, 0);   /* the results */
+  return waslist;
+}
+
+/* lg.gradients(outputs, inputs [, {seeds = s, create_graph = b}]) -> gradients */
+static int mod_gradients (lua_State *L) {
+  lua_Integer m, n;
+  int graph, waslist = prepare(L, "gradients", "seeds", &m, &n, &graph);
+  if (graph) gradgraph(L, 1, 4, 2, 5, m, n, "gradients");
+  else gradnumbers(L, 1, 4, 2, 5, m, n);
+  return results(L, 5, waslist);
+}
+
+/* v:backward{seed = s, create_graph = true}: every grad in v's graph gains its adjoint,
+   built from ops; a grad that is a Value is kept in the grads table. */
+int lgL_backwardgraph (lua_State *L) {
+  Graph G;
+  size_t i;
+  int adj, grads;
+  lua_settop(L, 2);
+  lua_createtable(L, 1, 0);   /* 3: the roots */
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, 3, 1);
+  lua_getfield(L, 2, "seed");   /* 4 */
+  if (lua_isnil(L, 4)) {
+    lua_pop(L, 1);
+    lua_pushnumber(L, 1);
+  }
+  else if (lgL_tovalue(L, 4) == NULL && lua_type(L, 4) != LUA_TNUMBER)
+    luaL_error(L, "luagrad.backward: bad seed (number or value expected, got %s)",
+               lgL_typename(L, 4));
+  collect(L, &G, 3);
+  lua_createtable(L, (int)G.count, 0);
+  adj = lua_gettop(L);
+  lua_pushvalue(L, 4);
+  lua_rawseti(L, adj, (int)G.count);   /* the root comes last */
+  sweepgraph(L, &G, adj, "backward");
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, GRADS_KEY);
+  grads = lua_gettop(L);
+  for (i = 1; i <= G.count; i++) {
+    lg_Value *v = graphnode(&G, i);
+    lg_Value *r;
+    if (v->op == LGI_CALL) continue;   /* not a Value */
+    lua_rawgeti(L, adj, (int)i);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_rawgeti(L, G.nodes, (int)i);   /* the Value */
+    if (v->flags & LGI_GRADVALUE) lua_rawget(L, grads);   /* its grad */
+    if (!(v->flags & LGI_GRADVALUE) || lgL_tovalue(L, -1) == NULL) {
+      lua_pop(L, 1);
+      lua_pushnumber(L, (lua_Number)v->grad);
+    }
+    if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) == 0) lua_pop(L, 1);
+    else {
+      lgL_apply(L, LGI_ADD, -1, -2);
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+    }
+    lua_rawgeti(L, G.nodes, (int)i);
+    lua_insert(L, -2);
+    r = lgL_tovalue(L, -1);
+    if (r != NULL) {
+      v->grad = r->data;
+      v->flags |= LGI_GRADVALUE;
+      lua_rawset(L, grads);
+    }
+    else {
+      v->grad = (double)lua_tonumber(L, -1);
+      v->flags &= (uint8_t)~LGI_GRADVALUE;
+      lua_pop(L, 2);
+    }
+  }
+  return 0;
+}
+
+/* Pushes v.grad when it is a Value (the Value v at vi); the number if that went. */
+void lgL_pushgradvalue (lua_State *L, lg_Value *v, int vi) {
+  lua_getfield(L, LUA_REGISTRYINDEX, GRADS_KEY);
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, vi);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+  }
+  if (lgL_tovalue(L, -1) == NULL) {
+    lua_pop(L, 1);
+    lua_pushnumber(L, (lua_Number)v->grad);
+  }
+}
+
+/* Forward mode in numbers: tangents of the inputs flagged LGI_GIVEN stay as given. */
+static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_Integer m,
+                        lua_Integer n) {
+  lg_Value **roots, **in;
+  double *got;
+  lg_Work *W;
+  lua_Integer i, nroots = 0;
+  int err;
+  roots = (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * sizeof(lg_Value *)
+                                       + (size_t)(m + n) * sizeof(double) + 1, 0);
+  in = roots + m;
+  got = (double *)(in + n);
+  for (i = 1; i <= m; i++) {
+    lua_rawgeti(L, outs, (int)i);
+    if (lgL_tovalue(L, -1) != NULL) roots[nroots++] = lgL_tovalue(L, -1);
+    lua_pop(L, 1);
+  }
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, ins, (int)i);
+    in[i - 1] = lgL_tovalue(L, -1);
+    lua_rawgeti(L, tans, (int)i);
+    got[m + i - 1] = (double)lua_tonumber(L, -1);
+    lua_pop(L, 2);
+  }
+  W = lgL_usework(L);
+  W->busy++;
+  err = lgI_toposortn(W, roots, (size_t)nroots);
+  if (err == LG_OK) {
+    for (i = 0; i < n; i++) {   /* inputs outside the graph are not touched */
+      if (in[i]->flags & LGI_MARKED) {
+        in[i]->adj += got[m + i];
+        in[i]->flags |= LGI_GIVEN;
+      }
+    }
+    err = lgI_tangents(W);
+    if (err == LG_OK) {
+      for (i = 0; i < m; i++) {
+        lg_Value *v;
+        lua_rawgeti(L, outs, (int)i + 1);   /* no allocation: a table read */
+        v = lgL_tovalue(L, -1);
+        lua_pop(L, 1);
+        got[i] = v ? v->adj : 0.0;
+      }
+    }
+    for (i = 0; i < n; i++) in[i]->flags &= (uint8_t)~LGI_GIVEN;
+    lgI_sweepend(W);
+  }
+  W->busy--;
+  if (err != LG_OK) lgL_coreerror(L, err, W);
+  for (i = 0; i < m; i++) {
+    lua_pushnumber(L, (lua_Number)got[i]);
+    lua_rawseti(L, res, (int)i + 1);
+  }
+}
+
+/* Forward mode on Values: each node's tangent is the sum of its op's derivative built for
+   each argument with that argument's tangent as g (the builders are linear in g). */
+static void tangraph (lua_State *L, int outs, int tans, int ins, int res, lua_Integer m,
+                      lua_Integer n, const char *fn) {
+  Graph G;
+  lua_Integer i;
+  size_t j;
+  int tan, base;
+  collect(L, &G, outs);
+  lua_createtable(L, (int)G.count, 0);
+  tan = lua_gettop(L);
+  for (i = 1; i <= n; i++) {   /* given: an input's tangent is its own, whatever it depends on */
+    size_t p;
+    lua_rawgeti(L, ins, (int)i);
+    p = position(L, &G, lgL_tovalue(L, -1));
+    lua_pop(L, 1);
+    if (p == 0) continue;
+    lua_rawgeti(L, tans, (int)i);
+    addto(L, tan, (int)p);
+  }
+  base = lua_gettop(L);
+  for (j = 1; j <= G.count; j++) {
+    lg_Value *v = graphnode(&G, j);
+    uint32_t k;
+    int sum;
+    lua_rawgeti(L, tan, (int)j);
+    if (v->op == LGI_LEAF || !lua_isnil(L, -1)) {
+      lua_settop(L, base);
+      continue;
+    }
+    sum = lua_gettop(L);   /* nil so far */
+    lua_rawgeti(L, G.nodes, (int)j);
+    for (k = 0; k < v->n; k++) {
+      int t;
+      if (lgI_isconst(v, k)) continue;
+      lua_rawgeti(L, tan, (int)position(L, &G, v->in[k].v));
+      t = lua_gettop(L);
+      if (!iszero(L, t)) {
+        if (v->op == LGI_OUTPUT || v->op == LGI_CALL) hostgrapherror(L, v, fn);
+        build(L, &G, v, sum + 1, t, (int)k, sum, 1);
+      }
+      lua_settop(L, sum + 1);
+    }
+    lua_pushvalue(L, sum);
+    lua_rawseti(L, tan, (int)j);
+    lua_settop(L, base);
+  }
+  for (i = 1; i <= m; i++) {
+    lua_rawgeti(L, outs, (int)i);
+    pushentry(L, &G, tan, -1);
+    lua_rawseti(L, res, (int)i);
+    lua_pop(L, 1);
+  }
+}
+
+/* lg.tangents(outputs, inputs [, {tangents = t, create_graph = b}]) -> output tangents */
+static int mod_tangents (lua_State *L) {
+  lua_Integer m, n;
+  int graph, outlist;
+  outlist = lua_type(L, 1) == LUA_TTABLE;
+  prepare(L, "tangents", "tangents", &m, &n, &graph);
+  lua_pop(L, 1);
+  lua_createtable(L, (int)m, 0);   /* 5: one tangent per output */
+  if (graph) tangraph(L, 1, 4, 2, 5, m, n, "tangents");
+  else tannumbers(L, 1, 4, 2, 5, m, n);
+  return results(L, 5, outlist);
+}
+
+static const luaL_Reg grad_funcs[] = {
+  {"gradients", mod_gradients},
+  {"tangents", mod_tangents},
+  {NULL, NULL}
+};
+
+void lgL_opengrad (lua_State *L, int module) {
+  lua_pushvalue(L, module);
+  lgL_pushupvalues(L);
+  luaL_setfuncs(L, grad_funcs, NUPVALUES);
+  lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, GRADS_KEY);
+  if (!lua_getmetatable(L, -1)) {
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
+  else lua_pop(L, 1);
+  lua_pop(L, 1);
+}
+
+/* }================================================================== */
