@@ -86,6 +86,23 @@ lg_Work *lgL_usework (lua_State *L) {
   return W;
 }
 
+/* Starts a sweep that may call back into Lua (custom functions): the buffers to use, marked
+   busy, and L made the context callbacks run in (the previous one saved in *saved). */
+lg_Work *lgL_beginsweep (lua_State *L, void **saved) {
+  lg_Work *shared = lgL_getwork(L);
+  lg_Work *W = shared->busy ? lgL_newwork(L) : shared;
+  *saved = shared->ctx;
+  shared->ctx = L;
+  W->ctx = L;
+  W->busy++;
+  return W;
+}
+
+void lgL_endsweep (lua_State *L, lg_Work *W, void *saved) {
+  W->busy--;
+  lgL_getwork(L)->ctx = saved;
+}
+
 /* An operand: a Value (*v set) or a number (*x set); 0 if it is neither. */
 int lgL_operand (lua_State *L, int i, lg_Value **v, double *x) {
   *x = 0.0;
@@ -469,6 +486,7 @@ static int value_backward (lua_State *L) {
   lg_Value *v = checkvalue(L, 1, "backward");
   double seed = 1.0;
   lg_Work *W;
+  void *saved;
   int err;
   if (lua_type(L, 2) == LUA_TTABLE) {
     static const char *const names[] = {"seed", "create_graph", NULL};
@@ -483,10 +501,9 @@ static int value_backward (lua_State *L) {
     }
   }
   else if (!lua_isnoneornil(L, 2)) seed = checknumber(L, 2, "backward");
-  W = lgL_usework(L);
-  W->busy++;
+  W = lgL_beginsweep(L, &saved);
   err = lgI_backward(W, v, seed);
-  W->busy--;
+  lgL_endsweep(L, W, saved);
   if (err != LG_OK) lgL_coreerror(L, err, W);
   return 0;
 }
@@ -639,11 +656,16 @@ void lgL_pushupvalues (lua_State *L) {
   }
   lua_rawgeti(L, -1, 1);
   lua_remove(L, -2);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LABELS_KEY);
+  lgL_weaktable(L, LABELS_KEY, "k");
+}
+
+/* Pushes registry[key], a table made weak as mode says ("k", "v") if it is new. */
+void lgL_weaktable (lua_State *L, const char *key, const char *mode) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, key);
   if (lua_getmetatable(L, -1)) lua_pop(L, 1);
   else {
-    lua_newtable(L);
-    lua_pushliteral(L, "k");
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, mode);
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
   }
@@ -696,6 +718,7 @@ int luaopen_luagrad_core (lua_State *L) {
   registerops(L, module, methods, mt);
   lgL_opencompile(L);
   lgL_opengrad(L, module);
+  lgL_opencustom(L, module);
   lua_settop(L, module);
   return 1;
 }

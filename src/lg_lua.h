@@ -58,8 +58,22 @@ LGI_FUNC int lgL_operand (lua_State *L, int i, lg_Value **v, double *x);
 LGI_FUNC lg_Value *lgL_newnode (lua_State *L, int op, uint32_t n, int nuv);
 LGI_FUNC lg_Value *lgL_newleaf (lua_State *L, double x);
 LGI_FUNC void lgL_pushupvalues (lua_State *L);
+LGI_FUNC void lgL_weaktable (lua_State *L, const char *key, const char *mode);
 LGI_FUNC void lgL_setclosure (lua_State *L, int t, const char *name, lua_CFunction f,
                               int extra);
+
+/* calls of host and custom functions (lg_lua_host.c, lg_lua_custom.c) */
+LGI_FUNC int lgL_callargs (lua_State *L, const char *fn, int nin);
+LGI_FUNC lg_Value *lgL_newcall (lua_State *L, const lg_Func *f, void *mem, int nvalues,
+                                int def);
+LGI_FUNC int lgL_pushoutputs (lua_State *L, lg_Value *call, int nout);
+/* Pushes the backward function of a custom function's call and returns 1; 0 (nothing
+   pushed) for a host function's. */
+LGI_FUNC int lgL_pushcustombackward (lua_State *L, const lg_Value *call);
+LGI_FUNC int lgL_iscustom (const lg_Value *call);
+LGI_FUNC void lgL_opencustom (lua_State *L, int module);
+LGI_FUNC lg_Work *lgL_beginsweep (lua_State *L, void **saved);
+LGI_FUNC void lgL_endsweep (lua_State *L, lg_Work *W, void *saved);
 
 /* derivatives as Values, forward mode and lg.gradients (lg_lua_grad.c) */
 LGI_FUNC void lgL_checkoptions (lua_State *L, int t, const char *fn,

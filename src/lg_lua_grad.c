@@ -227,14 +227,18 @@ static void b_dxreverse (lgI_Builder *B, int i, int h) {
   addto(L, b->target, p);
 }
 
+/* The stack slot sum (nil: nothing yet) += the value at h. */
+static void accumulate (lua_State *L, int sum, int h) {
+  if (lua_isnil(L, sum)) lua_pushvalue(L, h);
+  else lgL_apply(L, LGI_ADD, sum, h);
+  lua_replace(L, sum);
+}
+
 /* forward: the node's tangent += h */
 static void b_dxforward (lgI_Builder *B, int i, int h) {
   LuaBuilder *b = LB(B);
-  lua_State *L = b->L;
   if (lgI_isconst(b->v, (uint32_t)i) || (B->want >= 0 && B->want != i)) return;
-  if (lua_isnil(L, b->target)) lua_pushvalue(L, h);
-  else lgL_apply(L, LGI_ADD, b->target, h);
-  lua_replace(L, b->target);
+  accumulate(b->L, b->target, h);
 }
 
 /* Runs the build of node v (the Value at node) with g (at g), wanting argument want. */
@@ -273,6 +277,84 @@ static int hostgrapherror (lua_State *L, const lg_Value *v, const char *fn) {
                        "nested transforms)", fn, lgI_opname(v));
 }
 
+/*
+** Calls the backward of a custom function's call on Values: the output adjoints gs[1..m]
+** (or, when unit >= 0, 1 for output unit and 0 for the others), the arguments, then the
+** outputs outs[off + 1 .. off + m] (or their numbers where outs has none). Leaves its n
+** results, each a Value or a number (nil: 0), on the stack.
+*/
+static void custombackward (lua_State *L, const Graph *G, lg_Value *call, int gs, int unit,
+                            int outs, int off, const char *fn) {
+  lg_CallRec *r = lgI_callrec(call);
+  int j, k, nin = (int)call->n, nout = r->f->nout, res;
+  luaL_checkstack(L, nin + 2 * nout + 4, "too many arguments");
+  if (!lgL_pushcustombackward(L, call)) hostgrapherror(L, call, fn);
+  for (j = 0; j < nout; j++) {
+    if (unit >= 0) lua_pushnumber(L, j == unit);
+    else lua_rawgeti(L, gs, j + 1);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushnumber(L, 0);
+    }
+  }
+  for (k = 0; k < nin; k++) pusharg(L, G, call, (uint32_t)k);
+  for (j = 0; j < nout; j++) {
+    if (outs != 0) lua_rawgeti(L, outs, off + j + 1);
+    else lua_pushnil(L);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushnumber(L, (lua_Number)r->y[j]);
+    }
+  }
+  if (lua_pcall(L, nin + 2 * nout, nin, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    luaL_error(L, "luagrad.%s: %s", r->f->name, msg ? msg : "error object is not a string");
+  }
+  res = lua_gettop(L) - nin + 1;
+  for (k = 0; k < nin; k++) {
+    if (!lua_isnil(L, res + k) && lua_type(L, res + k) != LUA_TNUMBER
+        && lgL_tovalue(L, res + k) == NULL)
+      luaL_error(L, "luagrad.%s: backward must return numbers or values (result #%d is %s)",
+                 r->f->name, k + 1, lgL_typename(L, res + k));
+  }
+}
+
+/* Reverse through a custom call: the adjoints of its outputs gathered in a table at its
+   position (a[1..m]; the output Values at a[m + 1 .. 2m]), its backward, and each result
+   added to its argument's adjoint. */
+static void callgraph (lua_State *L, const Graph *G, lg_Value *call, int a, int adj,
+                       const char *fn) {
+  int k, nin = (int)call->n, res;
+  custombackward(L, G, call, a, -1, a, lgI_callrec(call)->f->nout, fn);
+  res = lua_gettop(L) - nin + 1;
+  for (k = 0; k < nin; k++) {
+    if (lgI_isconst(call, (uint32_t)k) || iszero(L, res + k)) continue;
+    lua_pushvalue(L, res + k);
+    addto(L, adj, (int)position(L, G, call->in[k].v));
+  }
+}
+
+/* An output of a call passes its adjoint, and itself, to the call's table. */
+static void outputgraph (lua_State *L, const Graph *G, size_t i, int a, int adj,
+                         const char *fn) {
+  lg_Value *v = graphnode(G, i), *call = v->in[0].v;
+  int j = (int)v->in[1].k, nout = lgI_callrec(call)->f->nout;
+  int p = (int)position(L, G, call);
+  if (!lgL_iscustom(call)) hostgrapherror(L, call, fn);
+  lua_rawgeti(L, adj, p);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_createtable(L, 2 * nout, 0);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, adj, p);
+  }
+  lua_pushvalue(L, a);
+  addto(L, lua_gettop(L) - 1, j + 1);
+  lua_rawgeti(L, G->nodes, (int)i);
+  lua_rawseti(L, -2, nout + j + 1);
+  lua_pop(L, 1);
+}
+
 /* The reverse sweep on Values: adjoints (Values or numbers) in the table at adj, by
    position; an output of a host function's call adds its adjoint into a table at the
    call's position. */
@@ -289,9 +371,12 @@ static void sweepgraph (lua_State *L, const Graph *G, int adj, const char *fn) {
       lua_settop(L, base);
       continue;
     }
-    if (v->op == LGI_OUTPUT || v->op == LGI_CALL) hostgrapherror(L, v, fn);
-    lua_rawgeti(L, G->nodes, (int)i);
-    build(L, G, v, a + 1, a, -1, adj, 0);
+    if (v->op == LGI_OUTPUT) outputgraph(L, G, i, a, adj, fn);
+    else if (v->op == LGI_CALL) callgraph(L, G, v, a, adj, fn);
+    else {
+      lua_rawgeti(L, G->nodes, (int)i);
+      build(L, G, v, a + 1, a, -1, adj, 0);
+    }
     lua_settop(L, base);
   }
 }
@@ -386,6 +471,7 @@ static void gradnumbers (lua_State *L, int outs, int seeds, int ins, int res,
   lg_Value **roots, **in;
   double *seed, *got;
   lg_Work *W;
+  void *saved;
   lua_Integer i, nroots = 0;
   int err;
   roots = (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * (sizeof(lg_Value *)
@@ -407,14 +493,13 @@ static void gradnumbers (lua_State *L, int outs, int seeds, int ins, int res,
     in[i - 1] = lgL_tovalue(L, -1);
     lua_pop(L, 1);
   }
-  W = lgL_usework(L);
-  W->busy++;
+  W = lgL_beginsweep(L, &saved);
   err = lgI_sweep(W, roots, seed, (size_t)nroots);
   if (err == LG_OK) {
     for (i = 0; i < n; i++) got[i] = in[i]->adj;
     lgI_sweepend(W);
   }
-  W->busy--;
+  lgL_endsweep(L, W, saved);
   if (err != LG_OK) lgL_coreerror(L, err, W);
   for (i = 0; i < n; i++) {
     lua_pushnumber(L, (lua_Number)got[i]);
@@ -572,6 +657,7 @@ static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_
   lg_Value **roots, **in;
   double *got;
   lg_Work *W;
+  void *saved;
   lua_Integer i, nroots = 0;
   int err;
   roots = (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * sizeof(lg_Value *)
@@ -590,8 +676,7 @@ static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_
     got[m + i - 1] = (double)lua_tonumber(L, -1);
     lua_pop(L, 2);
   }
-  W = lgL_usework(L);
-  W->busy++;
+  W = lgL_beginsweep(L, &saved);
   err = lgI_toposortn(W, roots, (size_t)nroots);
   if (err == LG_OK) {
     for (i = 0; i < n; i++) {   /* inputs outside the graph are not touched */
@@ -613,12 +698,72 @@ static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_
     for (i = 0; i < n; i++) in[i]->flags &= (uint8_t)~LGI_GIVEN;
     lgI_sweepend(W);
   }
-  W->busy--;
+  lgL_endsweep(L, W, saved);
   if (err != LG_OK) lgL_coreerror(L, err, W);
   for (i = 0; i < m; i++) {
     lua_pushnumber(L, (lua_Number)got[i]);
     lua_rawseti(L, res, (int)i + 1);
   }
+}
+
+/* Each custom call's output Values, in a table: call position -> {out1, ..., outm}. */
+static int outputsof (lua_State *L, const Graph *G) {
+  size_t j;
+  int t;
+  lua_newtable(L);
+  t = lua_gettop(L);
+  for (j = 1; j <= G->count; j++) {
+    lg_Value *v = graphnode(G, j);
+    int p;
+    if (v->op != LGI_OUTPUT) continue;
+    p = (int)position(L, G, v->in[0].v);
+    lua_rawgeti(L, t, p);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, t, p);
+    }
+    lua_rawgeti(L, G->nodes, (int)j);
+    lua_rawseti(L, -2, (int)v->in[1].k + 1);
+    lua_pop(L, 1);
+  }
+  return t;
+}
+
+/* Forward through a custom call: output o's tangent is backward's results for a unit
+   adjoint of o (a row of the Jacobian) times the arguments' tangents. The outputs'
+   tangents go in a table at the call's position. */
+static void calltangraph (lua_State *L, const Graph *G, size_t j, int tan, int outs,
+                          const char *fn) {
+  lg_Value *call = graphnode(G, j);
+  int o, k, nin = (int)call->n, nout = lgI_callrec(call)->f->nout, row, base;
+  lua_createtable(L, nout, 0);
+  row = lua_gettop(L);
+  lua_rawgeti(L, outs, (int)j);
+  base = lua_gettop(L);
+  for (o = 0; o < nout; o++) {
+    int res, sum;
+    custombackward(L, G, call, 0, o, lua_isnil(L, base) ? 0 : base, 0, fn);
+    res = lua_gettop(L) - nin + 1;
+    lua_pushnil(L);
+    sum = lua_gettop(L);
+    for (k = 0; k < nin; k++) {
+      if (lgI_isconst(call, (uint32_t)k) || iszero(L, res + k)) continue;
+      lua_rawgeti(L, tan, (int)position(L, G, call->in[k].v));
+      if (!iszero(L, -1)) {
+        lgL_apply(L, LGI_MUL, res + k, -1);
+        accumulate(L, sum, lua_gettop(L));
+      }
+      lua_settop(L, sum);
+    }
+    if (lua_isnil(L, sum)) lua_pushnumber(L, 0);
+    else lua_pushvalue(L, sum);
+    lua_rawseti(L, row, o + 1);
+    lua_settop(L, base);
+  }
+  lua_pushvalue(L, row);
+  lua_rawseti(L, tan, (int)j);
 }
 
 /* Forward mode on Values: each node's tangent is the sum of its op's derivative built for
@@ -628,7 +773,7 @@ static void tangraph (lua_State *L, int outs, int tans, int ins, int res, lua_In
   Graph G;
   lua_Integer i;
   size_t j;
-  int tan, base;
+  int tan, base, calls;
   collect(L, &G, outs);
   lua_createtable(L, (int)G.count, 0);
   tan = lua_gettop(L);
@@ -641,6 +786,7 @@ static void tangraph (lua_State *L, int outs, int tans, int ins, int res, lua_In
     lua_rawgeti(L, tans, (int)i);
     addto(L, tan, (int)p);
   }
+  calls = outputsof(L, &G);
   base = lua_gettop(L);
   for (j = 1; j <= G.count; j++) {
     lg_Value *v = graphnode(&G, j);
@@ -652,20 +798,26 @@ static void tangraph (lua_State *L, int outs, int tans, int ins, int res, lua_In
       continue;
     }
     sum = lua_gettop(L);   /* nil so far */
-    lua_rawgeti(L, G.nodes, (int)j);
-    for (k = 0; k < v->n; k++) {
-      int t;
-      if (lgI_isconst(v, k)) continue;
-      lua_rawgeti(L, tan, (int)position(L, &G, v->in[k].v));
-      t = lua_gettop(L);
-      if (!iszero(L, t)) {
-        if (v->op == LGI_OUTPUT || v->op == LGI_CALL) hostgrapherror(L, v, fn);
-        build(L, &G, v, sum + 1, t, (int)k, sum, 1);
-      }
-      lua_settop(L, sum + 1);
+    if (v->op == LGI_CALL) calltangraph(L, &G, j, tan, calls, fn);
+    else if (v->op == LGI_OUTPUT) {
+      if (!lgL_iscustom(v->in[0].v)) hostgrapherror(L, v, fn);
+      lua_rawgeti(L, tan, (int)position(L, &G, v->in[0].v));
+      lua_rawgeti(L, -1, (int)v->in[1].k + 1);
+      lua_rawseti(L, tan, (int)j);
     }
-    lua_pushvalue(L, sum);
-    lua_rawseti(L, tan, (int)j);
+    else {
+      lua_rawgeti(L, G.nodes, (int)j);
+      for (k = 0; k < v->n; k++) {
+        int t;
+        if (lgI_isconst(v, k)) continue;
+        lua_rawgeti(L, tan, (int)position(L, &G, v->in[k].v));
+        t = lua_gettop(L);
+        if (!iszero(L, t)) build(L, &G, v, sum + 1, t, (int)k, sum, 1);
+        lua_settop(L, sum + 1);
+      }
+      lua_pushvalue(L, sum);
+      lua_rawseti(L, tan, (int)j);
+    }
     lua_settop(L, base);
   }
   for (i = 1; i <= m; i++) {
@@ -700,14 +852,7 @@ void lgL_opengrad (lua_State *L, int module) {
   lgL_pushupvalues(L);
   luaL_setfuncs(L, grad_funcs, NUPVALUES);
   lua_pop(L, 1);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, GRADS_KEY);
-  if (!lua_getmetatable(L, -1)) {
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-  }
-  else lua_pop(L, 1);
+  lgL_weaktable(L, GRADS_KEY, "k");
   lua_pop(L, 1);
 }
 

@@ -23,30 +23,19 @@ static int callnumbers (lua_State *L, const HostFunc *h, lg_Work *W) {
   return h->f.nout;
 }
 
-/* lg.<name>(x1, ..., xn) -> y1, ..., ym: one call node, m output Values */
-static int host_fn (lua_State *L) {
-  const HostFunc *h = (const HostFunc *)lua_touserdata(L, UV_EXTRA);
-  int i, nin = h->f.nin, nout = h->f.nout, nvalues = 0, top, uv = 0;
-  lg_Work *W = lgL_usework(L);
-  lg_Value *call, *a;
+/*
+** The call of f on arguments 1..f->nin (numbers and nvalues Values, checked), with the
+** definition at def anchored beside them, pushed; then its output Values once its outputs
+** are set (lgL_pushoutputs). A custom function's forward runs first in Lua, a host's after.
+*/
+lg_Value *lgL_newcall (lua_State *L, const lg_Func *f, void *mem, int nvalues, int def) {
+  int i, top, uv = 0;
+  lg_Value *call = lgI_initcall(mem, f), *a;
   double x;
-  if (lua_gettop(L) > nin)
-    luaL_error(L, "luagrad.%s: bad argument #%d (no more than %d arguments expected, got %s)",
-               h->name, nin + 1, nin, lgL_typename(L, nin + 1));
-  for (i = 1; i <= nin; i++) {
-    if (!lgL_operand(L, i, &a, &x)) lgL_argerror(L, h->name, i, "number or value");
-    if (a != NULL) nvalues++;
-  }
-  if (lgI_reservex(W, 2 * (size_t)nin + (size_t)nout) != LG_OK) lgL_memerror(L);
-  luaL_checkstack(L, nout + 2, "too many results");
-  if (nvalues == 0) {
-    for (i = 1; i <= nin; i++) lgL_operand(L, i, &a, &W->x[i - 1]);
-    return callnumbers(L, h, W);
-  }
-  call = lgI_initcall(lgC_newuserdata(L, lgI_callsize(nin, nout), nvalues + 1), &h->f);
   top = lua_gettop(L);
+  (void)nvalues;   /* only some Lua versions need it */
   lgC_beginparents(L, nvalues + 1);
-  for (i = 1; i <= nin; i++) {
+  for (i = 1; i <= f->nin; i++) {
     lgL_operand(L, i, &a, &x);
     if (a == NULL) lgI_setconst(call, (uint32_t)i - 1, x);
     else {
@@ -55,15 +44,54 @@ static int host_fn (lua_State *L) {
       lgC_addparent(L, top, ++uv);
     }
   }
-  lua_pushvalue(L, UV_EXTRA);  /* the call keeps the definition alive */
+  lua_pushvalue(L, def);   /* the call keeps the definition alive */
   lgC_addparent(L, top, ++uv);
   lgC_endparents(L, top);
-  if (lgI_callforward(W, call) != LG_OK) lgL_coreerror(L, LG_EHOST, W);
+  return call;
+}
+
+/* Pushes one output Value per output of the call on top of the stack. */
+int lgL_pushoutputs (lua_State *L, lg_Value *call, int nout) {
+  int i, top = lua_gettop(L);
+  luaL_checkstack(L, nout + 2, "too many results");
   for (i = 0; i < nout; i++) {
     lgI_initoutput(lgL_newnode(L, LGI_OUTPUT, 2, 1), call, (uint32_t)i);
     lgC_setparents(L, &top, 1);
   }
   return nout;
+}
+
+/* Checks arguments 1..nin of fn (no more than nin given); returns how many are Values. */
+int lgL_callargs (lua_State *L, const char *fn, int nin) {
+  int i, nvalues = 0;
+  lg_Value *a;
+  double x;
+  if (lua_gettop(L) > nin)
+    luaL_error(L, "luagrad.%s: bad argument #%d (no more than %d arguments expected, got %s)",
+               fn, nin + 1, nin, lgL_typename(L, nin + 1));
+  for (i = 1; i <= nin; i++) {
+    if (!lgL_operand(L, i, &a, &x)) lgL_argerror(L, fn, i, "number or value");
+    if (a != NULL) nvalues++;
+  }
+  return nvalues;
+}
+
+/* lg.<name>(x1, ..., xn) -> y1, ..., ym: one call node, m output Values */
+static int host_fn (lua_State *L) {
+  const HostFunc *h = (const HostFunc *)lua_touserdata(L, UV_EXTRA);
+  int i, nin = h->f.nin, nout = h->f.nout, nvalues = lgL_callargs(L, h->name, nin);
+  lg_Work *W = lgL_usework(L);
+  lg_Value *call, *a;
+  if (lgI_reservex(W, 2 * (size_t)nin + (size_t)nout) != LG_OK) lgL_memerror(L);
+  luaL_checkstack(L, nout + 2, "too many results");
+  if (nvalues == 0) {
+    for (i = 1; i <= nin; i++) lgL_operand(L, i, &a, &W->x[i - 1]);
+    return callnumbers(L, h, W);
+  }
+  call = lgL_newcall(L, &h->f, lgC_newuserdata(L, lgI_callsize(nin, nout), nvalues + 1),
+                     nvalues, UV_EXTRA);
+  if (lgI_callforward(W, call) != LG_OK) lgL_coreerror(L, LG_EHOST, W);
+  return lgL_pushoutputs(L, call, nout);
 }
 
 /* Protected part of lg_register_op: the definition (light userdata) at index 1. */

@@ -1,0 +1,247 @@
+/*
+** lg_lua_custom.c: functions defined in Lua with their own derivative,
+**   local f = lg.custom{ forward = function (x, y) ... end,
+**                        backward = function (g, x, y, out) return dx, dy end }
+** used like a built-in op on Values and numbers. A call is a host function's call node
+** (lg_call.c) whose lg_Func lives in the node and calls back into Lua: forward from a
+** compiled replay, backward from a sweep in numbers. A sweep on Values (create_graph) calls
+** backward itself with Values (lg_lua_grad.c), so a backward written with operators and lg
+** functions can be differentiated again.
+*/
+#include <string.h>
+
+#include "lg_lua.h"
+
+#define CUSTOMS_KEY "luagrad.customs"   /* light userdata -> its Custom; weak values */
+#define CUSTOM_NAMELEN 64
+
+/* A custom function's definition. User values: 1 forward, 2 backward. */
+typedef struct Custom {
+  lg_Work *W;   /* the state's buffers: their ctx is the lua_State a sweep runs in */
+  char name[CUSTOM_NAMELEN];
+} Custom;
+
+/* What a call holds after its node: the lg_Func of this call (its own numbers of inputs and
+   outputs), whose ud points back here. */
+typedef struct CustomCall {
+  lg_Func f;
+  const Custom *c;
+} CustomCall;
+
+static int customforward (void *ud, const double *x, double *y, char *msg, size_t msglen);
+static int customvjp (void *ud, const double *x, const double *y, const double *gy,
+                      double *gx, char *msg, size_t msglen);
+
+int lgL_iscustom (const lg_Value *call) {   /* a custom function's call? */
+  return call->op == LGI_CALL && lgI_callrec(call)->f->forward == customforward;
+}
+
+/* Pushes the Custom userdata of c (kept alive by the calls that use it). */
+static void pushcustom (lua_State *L, const Custom *c) {
+  lua_getfield(L, LUA_REGISTRYINDEX, CUSTOMS_KEY);
+  lua_rawgetp(L, -1, c);
+  lua_remove(L, -2);
+}
+
+int lgL_pushcustombackward (lua_State *L, const lg_Value *call) {
+  if (!lgL_iscustom(call)) return 0;
+  pushcustom(L, ((const CustomCall *)lgI_callrec(call)->f->ud)->c);
+  lgC_getiuservalue(L, -1, 2);
+  lua_remove(L, -2);
+  return 1;
+}
+
+
+/* {==================================================================
+** Calling back into Lua from a sweep or a replay: everything that can raise runs inside
+** lua_pcall, and an error becomes the lg_Func's message
+** =================================================================== */
+
+typedef struct Callback {
+  const CustomCall *cc;
+  int backward;            /* 0: y := forward(x); 1: gx := backward(gy, x, y) */
+  const double *x, *y, *gy;
+  double *out;
+} Callback;
+
+/* Reads n results at the top of the stack into out (nil counts as 0 if zeros). */
+static void readresults (lua_State *L, const char *what, int n, double *out, int zeros) {
+  int i;
+  for (i = 0; i < n; i++) {
+    int t = lua_type(L, i - n);
+    if (t == LUA_TNUMBER) out[i] = (double)lua_tonumber(L, i - n);
+    else if (t == LUA_TNIL && zeros) out[i] = 0.0;
+    else luaL_error(L, "%s must return %d number%s (result #%d is %s)", what, n,
+                    n == 1 ? "" : "s", i + 1, lgL_typename(L, i - n));
+  }
+}
+
+static int protectedcallback (lua_State *L) {
+  const Callback *cb = (const Callback *)lua_touserdata(L, 1);
+  const lg_Func *f = &cb->cc->f;
+  int i, nin = f->nin, nout = f->nout;
+  luaL_checkstack(L, nin + 2 * nout + 4, "too many arguments");
+  pushcustom(L, cb->cc->c);
+  lgC_getiuservalue(L, -1, cb->backward ? 2 : 1);
+  if (cb->backward) {
+    for (i = 0; i < nout; i++) lua_pushnumber(L, (lua_Number)cb->gy[i]);
+  }
+  for (i = 0; i < nin; i++) lua_pushnumber(L, (lua_Number)cb->x[i]);
+  if (cb->backward) {
+    for (i = 0; i < nout; i++) lua_pushnumber(L, (lua_Number)cb->y[i]);
+  }
+  lua_call(L, cb->backward ? nin + 2 * nout : nin, cb->backward ? nin : nout);
+  readresults(L, cb->backward ? "backward" : "forward", cb->backward ? nin : nout, cb->out,
+              cb->backward);
+  return 0;
+}
+
+static int callback (const Callback *cb, char *msg, size_t msglen) {
+  lua_State *L = (lua_State *)cb->cc->c->W->ctx;
+  const char *s;
+  if (L == NULL || !lua_checkstack(L, 4)) {
+    strncpy(msg, "no Lua state to call back into", msglen - 1);
+    return 1;
+  }
+  lua_pushcfunction(L, protectedcallback);
+  lua_pushlightuserdata(L, (void *)cb);
+  if (lua_pcall(L, 1, 0, 0) == LUA_OK) return 0;
+  s = lua_tostring(L, -1);
+  if (s == NULL) s = "error object is not a string";
+  strncpy(msg, s, msglen - 1);
+  msg[msglen - 1] = '\0';
+  lua_pop(L, 1);
+  return 1;
+}
+
+static int customforward (void *ud, const double *x, double *y, char *msg, size_t msglen) {
+  Callback cb;
+  cb.cc = (const CustomCall *)ud;
+  cb.backward = 0;
+  cb.x = x;
+  cb.y = cb.gy = NULL;
+  cb.out = y;
+  return callback(&cb, msg, msglen);
+}
+
+static int customvjp (void *ud, const double *x, const double *y, const double *gy,
+                      double *gx, char *msg, size_t msglen) {
+  Callback cb;
+  cb.cc = (const CustomCall *)ud;
+  cb.backward = 1;
+  cb.x = x;
+  cb.y = y;
+  cb.gy = gy;
+  cb.out = gx;
+  return callback(&cb, msg, msglen);
+}
+
+/* }================================================================== */
+
+
+/* {==================================================================
+** Calls from Lua
+** =================================================================== */
+
+/* f(x1, ..., xn) -> y1, ..., ym (upvalue 4: the Custom) */
+static int custom_call (lua_State *L) {
+  const Custom *c = (const Custom *)lua_touserdata(L, UV_EXTRA);
+  int i, nin = lua_gettop(L), nout, nvalues, first;
+  lg_Value *call;
+  CustomCall *cc;
+  size_t size;
+  if (nin < 1 || nin > LG_MAXFUNCARGS)
+    luaL_error(L, "luagrad.%s: bad number of arguments (1 to %d expected, got %d)", c->name,
+               LG_MAXFUNCARGS, nin);
+  nvalues = lgL_callargs(L, c->name, nin);
+  luaL_checkstack(L, 2 * nin + 4, "too many arguments");
+  lgC_getiuservalue(L, UV_EXTRA, 1);   /* forward, on the numbers */
+  for (i = 1; i <= nin; i++) {
+    lg_Value *a = lgL_tovalue(L, i);
+    if (a != NULL) lua_pushnumber(L, (lua_Number)a->data);
+    else lua_pushvalue(L, i);
+  }
+  first = nin + 1;
+  lua_call(L, nin, LUA_MULTRET);
+  nout = lua_gettop(L) - nin;
+  if (nout < 1 || nout > LG_MAXFUNCARGS)
+    luaL_error(L, "luagrad.%s: forward must return 1 to %d numbers, got %d results", c->name,
+               LG_MAXFUNCARGS, nout);
+  for (i = first; i <= nin + nout; i++) {
+    if (lua_type(L, i) != LUA_TNUMBER)
+      luaL_error(L, "luagrad.%s: forward must return numbers (result #%d is %s)", c->name,
+                 i - nin, lgL_typename(L, i));
+  }
+  if (nvalues == 0) {   /* numbers in, numbers (floats, as the built-in ops give) out */
+    for (i = first; i <= nin + nout; i++) {
+      lua_pushnumber(L, (lua_Number)lua_tonumber(L, i));
+      lua_replace(L, i);
+    }
+    return nout;
+  }
+  size = lgI_callsize((uint32_t)nin, (uint32_t)nout);
+  cc = (CustomCall *)((char *)lgC_newuserdata(L, size + sizeof(CustomCall), nvalues + 1)
+                      + size);
+  cc->f.name = c->name;
+  cc->f.nin = nin;
+  cc->f.nout = nout;
+  cc->f.forward = customforward;
+  cc->f.vjp = customvjp;
+  cc->f.ud = cc;
+  cc->c = c;
+  call = lgL_newcall(L, &cc->f, (char *)cc - size, nvalues, UV_EXTRA);
+  for (i = 0; i < nout; i++) lgI_callrec(call)->y[i] = (double)lua_tonumber(L, first + i);
+  return lgL_pushoutputs(L, call, nout);
+}
+
+/* lg.custom{forward = f, backward = b [, name = s]} -> a function */
+static int mod_custom (lua_State *L) {
+  static const char *const names[] = {"forward", "backward", "name", NULL};
+  Custom *c;
+  size_t len = 6;
+  const char *name = "custom";
+  if (lua_type(L, 1) != LUA_TTABLE) lgL_argerror(L, "custom", 1, "table");
+  lgL_checkoptions(L, 1, "custom", names);
+  lua_settop(L, 1);
+  lua_getfield(L, 1, "forward");
+  lua_getfield(L, 1, "backward");
+  lua_getfield(L, 1, "name");
+  if (lua_type(L, 2) != LUA_TFUNCTION)
+    luaL_error(L, "luagrad.custom: bad field 'forward' (function expected, got %s)",
+               lgL_typename(L, 2));
+  if (lua_type(L, 3) != LUA_TFUNCTION)
+    luaL_error(L, "luagrad.custom: bad field 'backward' (function expected, got %s)",
+               lgL_typename(L, 3));
+  if (!lua_isnil(L, 4)) {
+    if (lua_type(L, 4) != LUA_TSTRING)
+      luaL_error(L, "luagrad.custom: bad field 'name' (string expected, got %s)",
+                 lgL_typename(L, 4));
+    name = lua_tolstring(L, 4, &len);
+    if (len == 0 || len >= CUSTOM_NAMELEN || strlen(name) != len)
+      luaL_error(L, "luagrad.custom: bad field 'name' (1 to %d characters, no zero byte)",
+                 CUSTOM_NAMELEN - 1);
+  }
+  c = (Custom *)lgC_newuserdatauv(L, sizeof(Custom), 2);
+  c->W = lgL_getwork(L);
+  memcpy(c->name, name, len + 1);
+  lua_pushvalue(L, 2);
+  lgC_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 3);
+  lgC_setiuservalue(L, -2, 2);
+  lua_getfield(L, LUA_REGISTRYINDEX, CUSTOMS_KEY);   /* so that callbacks find it */
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, c);
+  lua_pop(L, 1);
+  lgL_pushupvalues(L);
+  lua_pushvalue(L, -4);
+  lua_pushcclosure(L, custom_call, NUPVALUES + 1);
+  return 1;
+}
+
+void lgL_opencustom (lua_State *L, int module) {
+  lgL_weaktable(L, CUSTOMS_KEY, "v");
+  lua_pop(L, 1);
+  lgL_setclosure(L, module, "custom", mod_custom, module);
+}
+
+/* }================================================================== */
