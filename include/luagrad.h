@@ -138,6 +138,15 @@ LG_API const char *lg_arena_message (const lg_Arena *A);
 LG_API int lg_backward (lg_Arena *A, lg_Value *root, double seed);
 /* Sets grad to 0 on root and every Value it depends on. */
 LG_API int lg_zero_grad (lg_Arena *A, lg_Value *root);
+/* Reverse mode without touching any grad: grads[j] := d(sum of seeds[i] * outs[i]) / d(ins[j])
+   (0 for an input the outputs do not depend on). One sweep for any number of inputs. */
+LG_API int lg_gradients (lg_Arena *A, size_t nout, lg_Value *const *outs, const double *seeds,
+                         size_t nin, lg_Value *const *ins, double *grads);
+/* Forward mode: touts[i] := the derivative of outs[i] in the direction tins (the tangents of
+   ins): sum over j of d(outs[i]) / d(ins[j]) * tins[j], each input's own dependencies
+   ignored. One sweep for any number of outputs. */
+LG_API int lg_tangents (lg_Arena *A, size_t nin, lg_Value *const *ins, const double *tins,
+                        size_t nout, lg_Value *const *outs, double *touts);
 
 /* ---- the op table ---------------------------------------------------------- */
 

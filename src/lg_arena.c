@@ -193,6 +193,32 @@ int lg_zero_grad (lg_Arena *A, lg_Value *root) {
   return lgI_zerograd(&A->W, root);
 }
 
+/* Are the n Values of vs all there? */
+static int allvalues (lg_Value *const *vs, size_t n) {
+  size_t i;
+  if (n > 0 && vs == NULL) return 0;
+  for (i = 0; i < n; i++) {
+    if (vs[i] == NULL) return 0;
+  }
+  return 1;
+}
+
+int lg_gradients (lg_Arena *A, size_t nout, lg_Value *const *outs, const double *seeds,
+                  size_t nin, lg_Value *const *ins, double *grads) {
+  if (!allvalues(outs, nout) || !allvalues(ins, nin) || (nout > 0 && seeds == NULL)
+      || (nin > 0 && grads == NULL))
+    return LG_EARG;
+  return lgI_gradients(&A->W, outs, seeds, nout, ins, nin, grads);
+}
+
+int lg_tangents (lg_Arena *A, size_t nin, lg_Value *const *ins, const double *tins,
+                 size_t nout, lg_Value *const *outs, double *touts) {
+  if (!allvalues(outs, nout) || !allvalues(ins, nin) || (nin > 0 && tins == NULL)
+      || (nout > 0 && touts == NULL))
+    return LG_EARG;
+  return lgI_jvp(&A->W, ins, tins, nin, outs, nout, touts);
+}
+
 int lg_op_count (void) { return lgI_nops; }
 
 const char *lg_op_name (int op) {

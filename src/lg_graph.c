@@ -204,7 +204,9 @@ int lgI_backward (lg_Work *W, lg_Value *root, double seed) {
   return LG_OK;
 }
 
-int lgI_sweep (lg_Work *W, lg_Value *const *roots, const double *seeds, size_t n) {
+/* Adjoints of sum(seeds[i] * roots[i]) in every node's adj, grads untouched: the caller
+   reads them, then sweepend clears adjoints and marks. */
+static int sweep (lg_Work *W, lg_Value *const *roots, const double *seeds, size_t n) {
   size_t i;
   int err = lgI_toposortn(W, roots, n);
   if (err != LG_OK) return err;
@@ -216,8 +218,14 @@ int lgI_sweep (lg_Work *W, lg_Value *const *roots, const double *seeds, size_t n
   return pushall(W);
 }
 
-void lgI_sweepend (lg_Work *W) {
+int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds, size_t nout,
+                   lg_Value *const *ins, size_t nin, double *grads) {
+  size_t j;
+  int err = sweep(W, outs, seeds, nout);
+  if (err != LG_OK) return err;
+  for (j = 0; j < nin; j++) grads[j] = ins[j]->adj;   /* 0 outside the graph */
   abandonsweep(W);
+  return LG_OK;
 }
 
 /* ---- forward mode ------------------------------------------------------------------ */
@@ -254,7 +262,7 @@ static int calltangents (lg_Work *W, lg_Value *call) {
 ** backward with g = 1) times the argument's tangent. A zero tangent is no perturbation at
 ** all, so its term is skipped: an infinite partial (sqrt at 0) times it adds nothing.
 */
-int lgI_tangents (lg_Work *W) {
+static int tangents (lg_Work *W) {
   size_t i;
   if (lgI_reservex(W, 2 * W->maxn + LG_MAXFUNCARGS) != LG_OK) return LG_EMEM;
   for (i = 0; i < W->count; i++) {
@@ -280,6 +288,24 @@ int lgI_tangents (lg_Work *W) {
     v->adj = t;
   }
   return LG_OK;
+}
+
+int lgI_jvp (lg_Work *W, lg_Value *const *ins, const double *tins, size_t nin,
+             lg_Value *const *outs, size_t nout, double *touts) {
+  size_t i;
+  int err = lgI_toposortn(W, outs, nout);
+  if (err != LG_OK) return err;
+  for (i = 0; i < nin; i++) {   /* inputs outside the graph are left alone */
+    if (ins[i]->flags & LGI_MARKED) {
+      ins[i]->adj += tins[i];
+      ins[i]->flags |= LGI_GIVEN;
+    }
+  }
+  err = tangents(W);
+  for (i = 0; i < nout && err == LG_OK; i++) touts[i] = outs[i]->adj;
+  for (i = 0; i < nin; i++) ins[i]->flags &= (uint8_t)~LGI_GIVEN;
+  abandonsweep(W);
+  return err;
 }
 
 int lgI_zerograd (lg_Work *W, lg_Value *root) {

@@ -193,13 +193,13 @@ LGI_FUNC int lgI_toposort (lg_Work *W, lg_Value *root);
 LGI_FUNC int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots);
 LGI_FUNC void lgI_unmark (lg_Work *W);
 LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
-/* Adjoints of sum(seeds[i] * roots[i]) in every node's adj, grads untouched: the caller
-   reads them, then lgI_sweepend clears adjoints and marks. */
-LGI_FUNC int lgI_sweep (lg_Work *W, lg_Value *const *roots, const double *seeds, size_t n);
-LGI_FUNC void lgI_sweepend (lg_Work *W);
-/* Forward mode over W->order (lgI_toposortn, marks set): given the tangents of the leaves
-   in their adj, every node's adj := its tangent. lgI_sweepend clears them. */
-LGI_FUNC int lgI_tangents (lg_Work *W);
+/* grads[j] := d(sum of seeds[i] * outs[i]) / d(ins[j]); no grad changes. */
+LGI_FUNC int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds,
+                            size_t nout, lg_Value *const *ins, size_t nin, double *grads);
+/* Forward mode: touts[i] := d(outs[i]) in the direction tins of ins (whose own
+   dependencies are ignored). */
+LGI_FUNC int lgI_jvp (lg_Work *W, lg_Value *const *ins, const double *tins, size_t nin,
+                      lg_Value *const *outs, size_t nout, double *touts);
 LGI_FUNC int lgI_zerograd (lg_Work *W, lg_Value *root);
 
 /* ---- host functions (lg_call.c) -------------------------------------------- */

@@ -494,11 +494,7 @@ static void gradnumbers (lua_State *L, int outs, int seeds, int ins, int res,
     lua_pop(L, 1);
   }
   W = lgL_beginsweep(L, &saved);
-  err = lgI_sweep(W, roots, seed, (size_t)nroots);
-  if (err == LG_OK) {
-    for (i = 0; i < n; i++) got[i] = in[i]->adj;
-    lgI_sweepend(W);
-  }
+  err = lgI_gradients(W, roots, seed, (size_t)nroots, in, (size_t)n, got);
   lgL_endsweep(L, W, saved);
   if (err != LG_OK) lgL_coreerror(L, err, W);
   for (i = 0; i < n; i++) {
@@ -651,20 +647,21 @@ void lgL_pushgradvalue (lua_State *L, lg_Value *v, int vi) {
   }
 }
 
-/* Forward mode in numbers: tangents of the inputs flagged LGI_GIVEN stay as given. */
+/* Forward mode in numbers: one sweep on the shared buffers. */
 static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_Integer m,
                         lua_Integer n) {
   lg_Value **roots, **in;
-  double *got;
+  double *tin, *tout;
   lg_Work *W;
   void *saved;
   lua_Integer i, nroots = 0;
   int err;
-  roots = (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * sizeof(lg_Value *)
-                                       + (size_t)(m + n) * sizeof(double) + 1, 0);
+  roots = (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * (sizeof(lg_Value *)
+                                       + sizeof(double)) + 1, 0);
   in = roots + m;
-  got = (double *)(in + n);
-  for (i = 1; i <= m; i++) {
+  tin = (double *)(in + n);
+  tout = tin + n;
+  for (i = 1; i <= m; i++) {   /* numbers among the outputs: tangent 0 */
     lua_rawgeti(L, outs, (int)i);
     if (lgL_tovalue(L, -1) != NULL) roots[nroots++] = lgL_tovalue(L, -1);
     lua_pop(L, 1);
@@ -673,36 +670,18 @@ static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_
     lua_rawgeti(L, ins, (int)i);
     in[i - 1] = lgL_tovalue(L, -1);
     lua_rawgeti(L, tans, (int)i);
-    got[m + i - 1] = (double)lua_tonumber(L, -1);
+    tin[i - 1] = (double)lua_tonumber(L, -1);
     lua_pop(L, 2);
   }
   W = lgL_beginsweep(L, &saved);
-  err = lgI_toposortn(W, roots, (size_t)nroots);
-  if (err == LG_OK) {
-    for (i = 0; i < n; i++) {   /* inputs outside the graph are not touched */
-      if (in[i]->flags & LGI_MARKED) {
-        in[i]->adj += got[m + i];
-        in[i]->flags |= LGI_GIVEN;
-      }
-    }
-    err = lgI_tangents(W);
-    if (err == LG_OK) {
-      for (i = 0; i < m; i++) {
-        lg_Value *v;
-        lua_rawgeti(L, outs, (int)i + 1);   /* no allocation: a table read */
-        v = lgL_tovalue(L, -1);
-        lua_pop(L, 1);
-        got[i] = v ? v->adj : 0.0;
-      }
-    }
-    for (i = 0; i < n; i++) in[i]->flags &= (uint8_t)~LGI_GIVEN;
-    lgI_sweepend(W);
-  }
+  err = lgI_jvp(W, in, tin, (size_t)n, roots, (size_t)nroots, tout);
   lgL_endsweep(L, W, saved);
   if (err != LG_OK) lgL_coreerror(L, err, W);
-  for (i = 0; i < m; i++) {
-    lua_pushnumber(L, (lua_Number)got[i]);
-    lua_rawseti(L, res, (int)i + 1);
+  for (i = 1, nroots = 0; i <= m; i++) {
+    lua_rawgeti(L, outs, (int)i);
+    lua_pushnumber(L, lgL_tovalue(L, -1) ? (lua_Number)tout[nroots++] : 0);
+    lua_rawseti(L, res, (int)i);
+    lua_pop(L, 1);
   }
 }
 

@@ -240,8 +240,61 @@ static void test_allocation_failures (void) {
   CHECK(succeeded);
 }
 
+static lg_Value *op1 (lg_Arena *A, const char *name, lg_Value *x) {
+  lg_Arg arg = V(x);
+  return lg_apply(A, lg_op_find(name), 1, &arg, NULL);
+}
+
+/*
+** Reverse and forward mode give the same Jacobian, and neither changes a grad:
+** f(x, y) = (x*y + sin x, exp(y) / x, 3), J = [[y + cos x, x], [-exp(y)/x^2, exp(y)/x], [0, 0]]
+*/
+static void test_modes (void) {
+  lg_Arena *A = lg_arena_new(NULL, NULL);
+  double x0 = 0.7, y0 = -1.2, J[3][2], seed[3], t[2], col[3], row[2];
+  lg_Value *x = lg_leaf(A, x0), *y = lg_leaf(A, y0), *ins[2], *outs[3], *other = lg_leaf(A, 5);
+  int i, j;
+  outs[0] = op2(A, "+", V(op2(A, "*", V(x), V(y))), V(op1(A, "sin", x)));
+  outs[1] = op2(A, "/", V(op1(A, "exp", y)), V(x));
+  outs[2] = op2(A, "*", K(3), V(other));
+  ins[0] = x; ins[1] = y;
+  J[0][0] = y0 + cos(x0); J[0][1] = x0;
+  J[1][0] = -exp(y0) / (x0 * x0); J[1][1] = exp(y0) / x0;
+  J[2][0] = J[2][1] = 0;
+  for (i = 0; i < 3; i++) {   /* a row per reverse sweep */
+    seed[0] = seed[1] = seed[2] = 0;
+    seed[i] = 1;
+    CHECK(lg_gradients(A, 3, outs, seed, 2, ins, row) == LG_OK);
+    for (j = 0; j < 2; j++) NEAR(row[j], J[i][j], 1e-14);
+  }
+  for (j = 0; j < 2; j++) {   /* a column per forward sweep */
+    t[0] = t[1] = 0;
+    t[j] = 1;
+    CHECK(lg_tangents(A, 2, ins, t, 3, outs, col) == LG_OK);
+    for (i = 0; i < 3; i++) NEAR(col[i], J[i][j], 1e-14);
+  }
+  /* a direction at once, and an output given as an input: its own tangent, not computed */
+  t[0] = 2; t[1] = -3;
+  CHECK(lg_tangents(A, 2, ins, t, 2, outs, col) == LG_OK);
+  NEAR(col[0], 2 * J[0][0] - 3 * J[0][1], 1e-14);
+  ins[1] = outs[0];
+  CHECK(lg_tangents(A, 2, ins, t, 1, outs, col) == LG_OK);
+  NEAR(col[0], -3, 1e-14);
+  for (i = 0; i < 3; i++) CHECK(lg_grad(outs[i]) == 0);
+  CHECK(lg_grad(x) == 0 && lg_grad(y) == 0);
+  /* scratch is clean afterwards: backward still gives exactly the gradient */
+  CHECK(lg_backward(A, outs[0], 1) == LG_OK);
+  NEAR(lg_grad(x), J[0][0], 1e-14);
+  NEAR(lg_grad(y), J[0][1], 1e-14);
+  CHECK(lg_gradients(A, 1, outs, NULL, 2, ins, row) == LG_EARG);
+  outs[1] = NULL;
+  CHECK(lg_tangents(A, 2, ins, t, 2, outs, col) == LG_EARG);
+  lg_arena_free(A);
+}
+
 int main (void) {
   test_lecture();
+  test_modes();
   test_optable();
   test_errors();
   test_derivatives();

@@ -79,6 +79,30 @@ static void test_c_api (void) {
   CHECK(lg_backward(A, y, 1.0) == LG_OK);
   CHECK(fabs(lg_grad(r) - 2 * 2 * sin(0.5) * cos(0.5)) < 1e-12);
   CHECK(fabs(lg_grad(t) - 4 * cos(1.0)) < 1e-12);
+  {   /* forward mode through a call: a Jacobian column per direction, from its vjp */
+    lg_Value *ins[2], *outs[2];
+    double dir[2] = {1, 0}, col[2], row[2], seed[2] = {0, 1};
+    ins[0] = r; ins[1] = t; outs[0] = out[0]; outs[1] = out[1];
+    CHECK(lg_tangents(A, 2, ins, dir, 2, outs, col) == LG_OK);
+    CHECK(fabs(col[0] - cos(0.5)) < 1e-15 && fabs(col[1] - sin(0.5)) < 1e-15);
+    dir[0] = 0; dir[1] = 1;
+    CHECK(lg_tangents(A, 2, ins, dir, 2, outs, col) == LG_OK);
+    CHECK(fabs(col[0] + 2 * sin(0.5)) < 1e-15 && fabs(col[1] - 2 * cos(0.5)) < 1e-15);
+    CHECK(lg_gradients(A, 2, outs, seed, 2, ins, row) == LG_OK);
+    CHECK(fabs(row[0] - sin(0.5)) < 1e-15 && fabs(row[1] - 2 * cos(0.5)) < 1e-15);
+    args[0].value = r;   /* a failing vjp fails both, and leaves the graph usable */
+    CHECK(lg_call(A, &guarded, args, outs) == LG_OK);
+    refuse = 1;
+    CHECK(lg_tangents(A, 1, ins, dir, 1, outs, col) == LG_EHOST);
+    CHECK(strcmp(lg_arena_message(A), "vjp refused") == 0);
+    CHECK(lg_gradients(A, 1, outs, seed, 1, ins, row) == LG_EHOST);
+    refuse = 0;
+    dir[0] = 1;
+    CHECK(lg_tangents(A, 1, ins, dir, 1, outs, col) == LG_OK);
+    CHECK(lg_gradients(A, 1, outs, dir, 1, ins, row) == LG_OK);
+    CHECK(fabs(col[0] - 0.5 / sqrt(2.0)) < 1e-15 && col[0] == row[0]);
+    args[1].value = t;
+  }
   args[0].value = NULL; args[0].number = -1;
   CHECK(lg_call(A, &guarded, args, out) == LG_EHOST);
   CHECK(strcmp(lg_arena_message(A), "negative input -1") == 0);
