@@ -33,11 +33,70 @@ local function typename (x)
   return lg.type(x) or type(x)
 end
 
--- f's Value at the numbers xs, with input i (if any) moved by d
+-- f's value (a number) at the numbers xs, with input i (if any) moved by d
 local function evaluate (f, xs, i, d)
   local args = {}
   for j, x in ipairs(xs) do args[j] = lg.value(j == i and x + d or x) end
-  return f(unpack(args, #xs))
+  local y = f(unpack(args, #xs))
+  if lg.type(y) == "value" then return y.data end
+  return y
+end
+
+local function checkargs (fn, f, inputs, opts)
+  if type(f) ~= "function" then
+    error(format("luagrad.%s: bad argument #1 (function expected, got %s)", fn,
+                 typename(f)), 3)
+  end
+  if type(inputs) ~= "table" then
+    error(format("luagrad.%s: bad argument #2 (table expected, got %s)", fn,
+                 typename(inputs)), 3)
+  end
+  for i, x in ipairs(inputs) do
+    if type(x) ~= "number" then
+      error(format("luagrad.%s: bad argument #2 (number expected at index %d, got %s)", fn,
+                   i, typename(x)), 3)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(format("luagrad.%s: bad argument #3 (table expected, got %s)", fn,
+                 typename(opts)), 3)
+  end
+  opts = opts or {}
+  return opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
+end
+
+-- f at fresh leaves for inputs: the leaves, and f's Value (anything else is an error).
+local function record (fn, f, inputs)
+  local leaves = {}
+  for i, x in ipairs(inputs) do leaves[i] = lg.value(x) end
+  local y = f(unpack(leaves, #inputs))
+  if lg.type(y) ~= "value" then
+    error(format("luagrad.%s: the function must return a value, got %s", fn, typename(y)), 3)
+  end
+  return leaves, y
+end
+
+--[[
+Compares the derivatives back[i] of f with central differences of f's value, input by
+input: input i passes when |back - difference| <= atol + rtol * |difference|. Returns
+whether all pass, and the worst input's index, report and score (error / tolerance).
+]]
+local function compare (f, inputs, back, eps, atol, rtol)
+  local ok, worst, wi, wscore = true, nil, nil, -1
+  for i, x in ipairs(inputs) do
+    local diff = (evaluate(f, inputs, i, eps) - evaluate(f, inputs, i, -eps)) / (2 * eps)
+    local tol = atol + rtol * abs(diff)
+    local err = abs(back[i] - diff)
+    local pass = err <= tol or (back[i] ~= back[i] and diff ~= diff)  -- NaN where both are
+    local score = pass and err / tol or 1 / 0
+    if not pass then ok = false end
+    if score > wscore then
+      wi, wscore = i, score
+      worst = format("(x = %.17g): backward %.17g, central difference %.17g, error %.3g, " ..
+                     "tolerance %.3g", x, back[i], diff, err, tol)
+    end
+  end
+  return ok, wi, worst, wscore
 end
 
 --[[
@@ -48,51 +107,44 @@ when |backward - difference| <= atol + rtol * |difference|. opts: eps (1e-6), at
 rtol (1e-3). report names the worst input and both numbers.
 ]]
 function lg.gradcheck (f, inputs, opts)
-  if type(f) ~= "function" then
-    error(format("luagrad.gradcheck: bad argument #1 (function expected, got %s)",
-                 typename(f)), 2)
-  end
-  if type(inputs) ~= "table" then
-    error(format("luagrad.gradcheck: bad argument #2 (table expected, got %s)",
-                 typename(inputs)), 2)
-  end
-  for i, x in ipairs(inputs) do
-    if type(x) ~= "number" then
-      error(format("luagrad.gradcheck: bad argument #2 (number expected at index %d, got %s)",
-                   i, typename(x)), 2)
-    end
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(format("luagrad.gradcheck: bad argument #3 (table expected, got %s)",
-                 typename(opts)), 2)
-  end
-  opts = opts or {}
-  local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
-  local leaves = {}
-  for i, x in ipairs(inputs) do leaves[i] = lg.value(x) end
-  local y = f(unpack(leaves, #inputs))
-  if lg.type(y) ~= "value" then
-    error(format("luagrad.gradcheck: the function must return a value, got %s",
-                 typename(y)), 2)
-  end
+  local eps, atol, rtol = checkargs("gradcheck", f, inputs, opts)
+  local leaves, y = record("gradcheck", f, inputs)
   y:backward()
+  local back = {}
+  for i, leaf in ipairs(leaves) do back[i] = leaf.grad end
+  local ok, i, worst = compare(f, inputs, back, eps, atol, rtol)
+  if worst == nil then return true, "no inputs" end
+  return ok, (ok and "gradients agree; closest to failing: " or "gradients differ at ") ..
+             format("input %d ", i) .. worst
+end
+
+--[[
+lg.gradgradcheck(f, inputs [, opts]) -> ok, report
+The same for second derivatives: each entry of f's Hessian, made by differentiating the
+gradient (itself Values, create_graph), against central differences of that gradient.
+report names the worst entry: d/d(input j) of d/d(input i).
+]]
+function lg.gradgradcheck (f, inputs, opts)
+  local eps, atol, rtol = checkargs("gradgradcheck", f, inputs, opts)
   local ok, worst, wscore = true, nil, -1
-  for i, x in ipairs(inputs) do
-    local diff = (evaluate(f, inputs, i, eps).data - evaluate(f, inputs, i, -eps).data)
-                 / (2 * eps)
-    local back, tol = leaves[i].grad, atol + rtol * abs(diff)
-    local err = abs(back - diff)
-    local pass = err <= tol or (back ~= back and diff ~= diff)  -- NaN where both are NaN
-    local score = pass and err / tol or 1 / 0
-    if not pass then ok = false end
+  record("gradgradcheck", f, inputs)
+  for i = 1, #inputs do
+    local function gradient (...)   -- d f / d(input i), as a Value (or a number)
+      return lg.gradients(f(...), { ... }, { create_graph = true })[i]
+    end
+    local leaves = {}
+    for k, x in ipairs(inputs) do leaves[k] = lg.value(x) end
+    local back = lg.gradients(gradient(unpack(leaves, #inputs)), leaves)
+    local oki, j, w, score = compare(gradient, inputs, back, eps, atol, rtol)
+    if not oki then ok = false end
     if score > wscore then
       wscore = score
-      worst = format("input %d (x = %.17g): backward %.17g, central difference %.17g, " ..
-                     "error %.3g, tolerance %.3g", i, x, back, diff, err, tol)
+      worst = format("d/d(input %d) of d/d(input %d) ", j, i) .. w
     end
   end
   if worst == nil then return true, "no inputs" end
-  return ok, (ok and "gradients agree; closest to failing: " or "gradients differ at ") .. worst
+  return ok, (ok and "second derivatives agree; closest to failing: "
+                 or "second derivatives differ at ") .. worst
 end
 
 return lg
