@@ -388,12 +388,12 @@ static void sweepgraph (lua_State *L, const Graph *G, int adj, const char *fn) {
 ** Arguments: one Value or number, or an array of them
 ** =================================================================== */
 
-/* Makes the argument at arg an array (a lone Value or number goes into a new one, pushed
-   in place); returns whether it was one already. */
-static int aslist (lua_State *L, int arg, const char *fn, const char *what) {
+/* Makes the argument at arg an array (a lone Value, or number if numbers, goes into a new
+   one, put in its place); returns whether it was one already. */
+static int aslist (lua_State *L, int arg, const char *fn, int numbers) {
   if (lua_type(L, arg) == LUA_TTABLE) return 1;
-  if (lgL_tovalue(L, arg) == NULL && lua_type(L, arg) != LUA_TNUMBER)
-    lgL_argerror(L, fn, arg, what);
+  if (lgL_tovalue(L, arg) == NULL && !(numbers && lua_type(L, arg) == LUA_TNUMBER))
+    lgL_argerror(L, fn, arg, "value or table");
   lua_createtable(L, 1, 0);
   lua_pushvalue(L, arg);
   lua_rawseti(L, -2, 1);
@@ -541,8 +541,8 @@ static int prepare (lua_State *L, const char *fn, const char *field, lua_Integer
   int waslist, values;
   lua_settop(L, 3);
   if (!lua_isnil(L, 3) && lua_type(L, 3) != LUA_TTABLE) lgL_argerror(L, fn, 3, "table");
-  aslist(L, 1, fn, "value or table");
-  waslist = aslist(L, 2, fn, "value or table");
+  aslist(L, 1, fn, 1);
+  waslist = aslist(L, 2, fn, 0);
   *m = checklist(L, 1, fn, 1);
   *n = checklist(L, 2, fn, 0);
   if (!lua_isnil(L, 3)) {
