@@ -29,6 +29,7 @@ run: build
 examples: build
 	$(BUILD)/luagrad examples/lecture.lua $(BUILD)
 	$(BUILD)/luagrad examples/logistic_regression.lua
+	$(BUILD)/luagrad examples/newton.lua
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2

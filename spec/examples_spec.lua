@@ -92,3 +92,21 @@ describe("examples/logistic_regression.lua", function ()
     assert.is_true(tonumber(correct) / tonumber(total) >= 0.9)
   end)
 end)
+
+describe("examples/newton.lua", function ()
+  local out, status = run(examples .. "/newton.lua")
+
+  it("runs to the end", function ()
+    assert.are.equal(0, status)
+  end)
+
+  it("converges quadratically to (1, 1) with the exact Hessian", function ()
+    local steps = 0
+    for _ in out:gmatch("step%s+%d+") do steps = steps + 1 end
+    assert.is_true(steps >= 5 and steps <= 10, out)
+    assert.truthy(out:find("H = [[1330, 480], [480, 200]]", 1, true), out)   -- at (-1.2, 1)
+    assert.truthy(out:find("H = [[802, -400], [-400, 200]]", 1, true), out)  -- at the minimum
+    local x, y = out:match("minimum at %(([%d%.%-]+), ([%d%.%-]+)%)")
+    assert.is_true(math.abs(tonumber(x) - 1) < 1e-10 and math.abs(tonumber(y) - 1) < 1e-10)
+  end)
+end)
