@@ -406,3 +406,53 @@ describe("collection", function ()
     assert.are.equal("leaf", d.op)
   end)
 end)
+
+describe("derivatives recorded as Values", function ()
+  it("free a Value whose grad (a Value) refers back to it, on every Lua", function ()
+    local function build ()
+      local weak = weaktable()
+      local x = lg.value(2)
+      local y = x * x * x + lg.sin(x)
+      y:backward({ create_graph = true })   -- x.grad = 3x^2 + cos x, a graph holding x
+      weak[1], weak[2], weak[3] = x, y, x.grad
+      return weak
+    end
+    local weak = build()
+    fullgc()
+    assert.are.equal(0, countpairs(weak))
+  end)
+
+  it("keep memory flat over a loop of create_graph backwards and nested transforms", function ()
+    local d2 = lg.grad(lg.grad(function (t) return t ^ 3 * lg.exp(t) end))
+    local function step (i)
+      local x = lg.value(i % 7 / 7)
+      local y = x * x * x
+      y:backward({ create_graph = true })
+      return x.grad.data + d2(0.5) + lg.hessian(function (v) return v[1] * v[2] end)({ 1, 2 })[1][2]
+    end
+    -- the first run grows buffers and the table of grads to their size (a table does not
+    -- shrink when the collector empties it)
+    for i = 1, 20000 do step(i) end
+    fullgc()
+    local before = kb()
+    for i = 1, 20000 do step(i) end
+    fullgc()
+    assert.is_true(kb() < before * 1.1 + 64, ("%.0f KB before, %.0f after"):format(before, kb()))
+  end)
+
+  it("free the custom functions nobody uses", function ()
+    local function build ()
+      local weak = weaktable()
+      local f = lg.custom({ forward = function (x) return 2 * x end,
+                            backward = function (g) return 2 * g end })
+      local x = lg.value(1)
+      local y = f(x)
+      y:backward()
+      weak[1], weak[2], weak[3] = f, x, y
+      return weak
+    end
+    local weak = build()
+    fullgc()
+    assert.are.equal(0, countpairs(weak))
+  end)
+end)

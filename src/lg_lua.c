@@ -391,7 +391,7 @@ static int value_index (lua_State *L) {
     lua_pushnumber(L, (lua_Number)v->data);
   }
   else if (strcmp(k, "grad") == 0) {
-    if (v->flags & LGI_GRADVALUE) lgL_pushgradvalue(L, v, 1);
+    if (v->flags & LGI_GRADVALUE) lgL_pushgradvalue(L, v, 1);   /* a Value (create_graph) */
     else lua_pushnumber(L, (lua_Number)v->grad);
   }
   else if (strcmp(k, "label") == 0) pushlabel(L, v, 1);

@@ -10,7 +10,7 @@
 
 #include "lg_lua.h"
 
-#define GRADS_KEY "luagrad.grads"   /* Value -> its grad as a Value; weak keys */
+#define GRADS_KEY "luagrad.grads"   /* Value -> its grad as a Value; weak keys (5.2+) */
 
 /* Raises on a key of the options table at t that is not in names (NULL-terminated). */
 void lgL_checkoptions (lua_State *L, int t, const char *fn, const char *const *names) {
@@ -69,13 +69,14 @@ static void pushparent (lua_State *L, int idx, int k) {
 }
 
 typedef struct Graph {
-  lg_Work *W;       /* buffers of its own: the order, and scratch for numbers */
+  lg_Value **order; /* the nodes, parents first, in a userdata of its own */
+  double *x;        /* scratch: the numbers of a node's arguments */
   size_t count;
   int nodes;        /* stack index of a table: i -> order[i - 1]'s userdata */
   int pos;          /* stack index of a table: light userdata of a node -> i */
 } Graph;
 
-static lg_Value *graphnode (const Graph *G, size_t i) { return G->W->order[i - 1]; }
+static lg_Value *graphnode (const Graph *G, size_t i) { return G->order[i - 1]; }
 
 /* The position of node v in G (0 if it is not in it). */
 static size_t position (lua_State *L, const Graph *G, const lg_Value *v) {
@@ -92,29 +93,46 @@ static void pusharg (lua_State *L, const Graph *G, const lg_Value *v, uint32_t k
   else lua_rawgeti(L, G->nodes, (lua_Integer)position(L, G, v->in[k].v));
 }
 
+static int newblock (lua_State *L) {   /* a userdata of *(size_t *) arg 1 bytes */
+  lua_newuserdata(L, *(const size_t *)lua_touserdata(L, 1));
+  return 1;
+}
+
 /*
 ** G := every node the Values in the array at roots depend on (numbers in it are skipped),
-** parents before children. The order is taken and the marks cleared before any Lua value
-** is made, so a collection step (a finalizer) meanwhile finds nothing held. Then a walk
-** from the children back gets each parent's userdata from where its child anchors it.
+** parents before children. The order is copied out of the sweep buffers and the marks are
+** cleared before any Lua value is made, so that a collection step (a finalizer) finds
+** nothing held meanwhile. Then a walk from the children back gets each parent's userdata
+** from where its child anchors it.
 */
 static void collect (lua_State *L, Graph *G, int roots) {
   lua_Integer i, n = (lua_Integer)lua_rawlen(L, roots);
   lg_Value **ptrs;
-  size_t m = 0, j;
-  G->W = lgL_newwork(L);
+  size_t m = 0, j, maxn, size;
+  int status;
+  lg_Work *W;
   ptrs = (lg_Value **)lgC_newuserdata(L, (size_t)n * sizeof(lg_Value *) + 1, 0);
   for (i = 1; i <= n; i++) {
     lua_rawgeti(L, roots, (int)i);
     if (lgL_tovalue(L, -1) != NULL) ptrs[m++] = lgL_tovalue(L, -1);
     lua_pop(L, 1);
   }
-  if (lgI_toposortn(G->W, ptrs, m) != LG_OK) lgL_memerror(L);
-  lgI_unmark(G->W);
-  lua_pop(L, 1);
-  G->count = G->W->count;
-  if (G->count > (size_t)INT32_MAX) luaL_error(L, "luagrad: graph too large");
-  if (lgI_reservex(G->W, G->W->maxn) != LG_OK) lgL_memerror(L);
+  W = lgL_usework(L);
+  if (lgI_toposortn(W, ptrs, m) != LG_OK) lgL_memerror(L);
+  lgI_unmark(W);
+  G->count = W->count;
+  maxn = W->maxn;
+  if (G->count > (size_t)INT32_MAX / 2) luaL_error(L, "luagrad: graph too large");
+  size = G->count * sizeof(lg_Value *) + maxn * sizeof(double) + 1;
+  W->busy++;   /* a finalizer run by this allocation gets buffers of its own */
+  lua_pushcfunction(L, newblock);
+  lua_pushlightuserdata(L, &size);
+  status = lua_pcall(L, 1, 1, 0);
+  W->busy--;
+  if (status != LUA_OK) lua_error(L);
+  G->order = (lg_Value **)lua_touserdata(L, -1);
+  memcpy(G->order, W->order, G->count * sizeof(lg_Value *));
+  G->x = (double *)(G->order + G->count);
   lua_createtable(L, (int)G->count, 0);
   G->nodes = lua_gettop(L);
   lua_createtable(L, 0, (int)G->count);
@@ -246,7 +264,7 @@ static void build (lua_State *L, const Graph *G, lg_Value *v, int node, int g, i
                    int target, int forward) {
   LuaBuilder b;
   uint32_t k;
-  double *x = G->W->x;
+  double *x = G->x;
   for (k = 0; k < v->n; k++) x[k] = lgI_argdata(v, k);
   b.B.x = x;
   b.B.y = v->data;
@@ -569,12 +587,62 @@ static int mod_gradients (lua_State *L) {
   return results(L, 5, waslist);
 }
 
+/*
+** A grad that is a Value (LGI_GRADVALUE), kept beside its Value v (at vi). From 5.2 on, in a
+** table with weak keys, an ephemeron table: its entry goes with v even though the grad's graph
+** refers back to v. 5.1 and LuaJIT have no ephemerons, so there it lives in v's environment:
+** the table anchoring v's parents, or, for a Value with none, a new table of its own.
+*/
+#if LUA_VERSION_NUM >= 502
+static void pushgrad (lua_State *L, const lg_Value *v, int vi) {
+  vi = lua_absindex(L, vi);
+  (void)v;
+  lua_getfield(L, LUA_REGISTRYINDEX, GRADS_KEY);
+  lua_pushvalue(L, vi);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
+}
+
+static void setgrad (lua_State *L, const lg_Value *v, int vi) {   /* pops the grad */
+  vi = lua_absindex(L, vi);
+  (void)v;
+  lua_getfield(L, LUA_REGISTRYINDEX, GRADS_KEY);
+  lua_pushvalue(L, vi);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
+}
+#else
+static void pushgrad (lua_State *L, const lg_Value *v, int vi) {
+  (void)v;
+  lua_getfenv(L, vi);
+  lua_getfield(L, -1, "grad");
+  lua_remove(L, -2);
+}
+
+static void setgrad (lua_State *L, const lg_Value *v, int vi) {   /* pops the grad */
+  uint32_t i;
+  int own = 0;
+  vi = lua_absindex(L, vi);
+  for (i = 0; i < v->n && !own; i++) own = !lgI_isconst(v, i);
+  if (own) lua_getfenv(L, vi);
+  else {
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, -1);
+    lua_setfenv(L, vi);
+  }
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "grad");
+  lua_pop(L, 1);
+}
+#endif
+
 /* v:backward{seed = s, create_graph = true}: every grad in v's graph gains its adjoint,
-   built from ops; a grad that is a Value is kept in the grads table. */
+   built from ops. */
 int lgL_backwardgraph (lua_State *L) {
   Graph G;
   size_t i;
-  int adj, grads;
+  int adj;
   lua_settop(L, 2);
   lua_createtable(L, 1, 0);   /* 3: the roots */
   lua_pushvalue(L, 1);
@@ -593,11 +661,10 @@ int lgL_backwardgraph (lua_State *L) {
   lua_pushvalue(L, 4);
   lua_rawseti(L, adj, (int)G.count);   /* the root comes last */
   sweepgraph(L, &G, adj, "backward");
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, GRADS_KEY);
-  grads = lua_gettop(L);
   for (i = 1; i <= G.count; i++) {
     lg_Value *v = graphnode(&G, i);
     lg_Value *r;
+    int node;
     if (v->op == LGI_CALL) continue;   /* not a Value */
     lua_rawgeti(L, adj, (int)i);
     if (lua_isnil(L, -1)) {
@@ -605,46 +672,38 @@ int lgL_backwardgraph (lua_State *L) {
       continue;
     }
     lua_rawgeti(L, G.nodes, (int)i);   /* the Value */
-    if (v->flags & LGI_GRADVALUE) lua_rawget(L, grads);   /* its grad */
-    if (!(v->flags & LGI_GRADVALUE) || lgL_tovalue(L, -1) == NULL) {
-      lua_pop(L, 1);
-      lua_pushnumber(L, (lua_Number)v->grad);
-    }
+    node = lua_gettop(L);
+    lgL_pushgradvalue(L, v, node);     /* its grad, a Value or a number */
     if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) == 0) lua_pop(L, 1);
     else {
-      lgL_apply(L, LGI_ADD, -1, -2);
-      lua_replace(L, -3);
+      lgL_apply(L, LGI_ADD, -1, node - 1);
+      lua_replace(L, node - 1);
       lua_pop(L, 1);
     }
-    lua_rawgeti(L, G.nodes, (int)i);
-    lua_insert(L, -2);
-    r = lgL_tovalue(L, -1);
+    r = lgL_tovalue(L, node - 1);
     if (r != NULL) {
       v->grad = r->data;
       v->flags |= LGI_GRADVALUE;
-      lua_rawset(L, grads);
+      lua_pushvalue(L, node - 1);
+      setgrad(L, v, node);
     }
     else {
-      v->grad = (double)lua_tonumber(L, -1);
+      v->grad = (double)lua_tonumber(L, node - 1);
       v->flags &= (uint8_t)~LGI_GRADVALUE;
-      lua_pop(L, 2);
     }
+    lua_settop(L, node - 2);
   }
   return 0;
 }
 
-/* Pushes v.grad when it is a Value (the Value v at vi); the number if that went. */
+/* Pushes v.grad (v at vi): the Value it holds, or the number. */
 void lgL_pushgradvalue (lua_State *L, lg_Value *v, int vi) {
-  lua_getfield(L, LUA_REGISTRYINDEX, GRADS_KEY);
-  if (lua_istable(L, -1)) {
-    lua_pushvalue(L, vi);
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
-  }
-  if (lgL_tovalue(L, -1) == NULL) {
+  if (v->flags & LGI_GRADVALUE) {
+    pushgrad(L, v, vi);
+    if (lgL_tovalue(L, -1) != NULL) return;
     lua_pop(L, 1);
-    lua_pushnumber(L, (lua_Number)v->grad);
   }
+  lua_pushnumber(L, (lua_Number)v->grad);
 }
 
 /* Forward mode in numbers: one sweep on the shared buffers. */
