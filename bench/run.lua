@@ -583,6 +583,21 @@ if #profiles > 0 and not QUICK then
   say("")
 end
 
+-- W5: the transforms (bench/transforms.lua), their modes against each other and against
+-- central differences, in one process
+do
+  local envs = (QUICK and "BENCH_QUICK=1 " or "") .. (SMOKE and "BENCH_SMOKE=1 " or "")
+  local p = io.popen(envs .. luaenv .. "lua5.4 " .. src .. "/bench/transforms.lua 2>&1; echo status:$?")
+  local out = p:read("a")
+  p:close()
+  say("")
+  for line in out:gmatch("[^\n]+") do
+    if line:match("^status:") then
+      if line ~= "status:0" then bad[#bad + 1] = "W5: bench/transforms.lua " .. line end
+    else say("%s", line) end
+  end
+end
+
 say("Agreement: %d outputs and gradients compared with the C reference, %d differ by more",
     ncompared, #bad)
 say("than 1e-9 relative.%s", torch_ok and "" or

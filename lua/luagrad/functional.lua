@@ -200,11 +200,13 @@ function lg.jacrev (f) return lg.jacobian(f, { mode = "reverse" }) end
 --[[
 lg.hessian(f [, {mode = ...}]) -> a function returning the matrix of second derivatives of
 f's result with respect to its arguments (flattened as lg.jacobian's): the Jacobian of its
-gradient, forward over reverse unless mode = "reverse". Exact: no differences are taken.
+gradient, reverse over reverse unless mode = "forward" (forward over reverse). Exact: no
+differences are taken. Reverse is the default because it measured faster here (bench W5b):
+each row's sweep visits only what that gradient entry depends on.
 ]]
 function lg.hessian (f, opts)
   checkfunction(f, "hessian")
-  local mode = checkopts(opts, "hessian") or "forward"
+  local mode = checkopts(opts, "hessian") or "reverse"
   return lg.jacobian(lg.grad(f), { mode = mode })
 end
 
