@@ -131,7 +131,7 @@ static void collect (lua_State *L, Graph *G, int roots) {
   W->busy--;
   if (status != LUA_OK) lua_error(L);
   G->order = (lg_Value **)lua_touserdata(L, -1);
-  memcpy(G->order, W->order, G->count * sizeof(lg_Value *));
+  if (G->count > 0) memcpy(G->order, W->order, G->count * sizeof(lg_Value *));
   G->x = (double *)(G->order + G->count);
   lua_createtable(L, (int)G->count, 0);
   G->nodes = lua_gettop(L);

@@ -8,6 +8,8 @@
 ** of another library, a forged table) and where to keep the result.
 **
 ** Steps also: backward with seeds, zero_grad, detach, to_dot, field reads and assignments,
+** derivatives recorded as Values, transforms and custom functions (helpers x_* among the
+** module functions),
 ** lg.sum/lg.dot over mixed, mismatched and long (more than 1024 Values) lists, chains up to
 ** 2000 deep, forced collections and collector switches, finalizers that call luagrad from
 ** inside whatever allocation runs them, coroutines left suspended or resumed later, and
@@ -94,6 +96,31 @@ static const char *helpers =
   "for k, v in pairs(lg) do if type(v) == 'function' then names[#names + 1] = k end end\n"
   "table.sort(names)\n"
   "for i, k in ipairs(names) do fns[i] = lg[k] end\n"
+  /* derivatives of derivatives, transforms and custom functions, on whatever operands the
+     program holds; their callbacks may fail, call back into luagrad or collect */
+  "local x = {}\n"
+  "function x.custom (a, b, c)\n"
+  "  local f = lg.custom{name = 'fz', forward = function (u, v)\n"
+  "      if c == true then error('forward refused') end\n"
+  "      return u * (v or 2), u - 1 end,\n"
+  "    backward = function (g1, g2, u, v, o1)\n"
+  "      if c == false then error({}) end\n"
+  "      if type(c) == 'function' then c(u, v) end\n"
+  "      if c == nil then collectgarbage('step') end\n"
+  "      if type(u) == 'number' and u > 1 then lg.value(u):backward() end\n"
+  "      return g1 * (v or 2) + g2, g1 * u, o1 end}\n"
+  "  return f(a, b)\n"
+  "end\n"
+  "function x.grad2 (a, b) return lg.grad(lg.grad(function (u, v) return u * u * v + lg.sin(u) end))(a, b) end\n"
+  "function x.hessian (a, b) return lg.hessian(function (v) return v[1] * lg.exp(v[2]) end)({a, b}) end\n"
+  "function x.jvp (a, b) return select(2, lg.jvp(function (u) return {u * u, lg.tanh(u)} end, {a}, {b})) end\n"
+  "function x.vjp (a, b) local _, p = lg.vjp(function (u, v) return u / v end, a, b); return p(1) end\n"
+  "function x.create (a, b) a:backward{create_graph = true, seed = b}; return a.grad end\n"
+  "function x.gradients (a, b, c) return lg.gradients(a, {b}, {create_graph = c == nil, seeds = {c or 1}}) end\n"
+  "function x.tangents (a, b, c) return lg.tangents(a, {b}, {tangents = {c or 1}, create_graph = c == nil}) end\n"
+  "for _, k in ipairs({'create', 'custom', 'gradients', 'grad2', 'hessian', 'jvp', 'tangents', 'vjp'}) do\n"
+  "  names[#names + 1] = 'x_' .. k; fns[#fns + 1] = x[k]\n"
+  "end\n"
   "local methods = {'backward', 'zero_grad', 'detach', 'to_dot', 'data', 'grad', 'label',\n"
   "                 'op', 'nonesuch'}\n"
   "for _, k in ipairs(names) do methods[#methods + 1] = k end\n"
