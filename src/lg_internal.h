@@ -187,6 +187,10 @@ LGI_FUNC int lgI_callforward (lg_Work *W, lg_Value *call);
 LGI_FUNC lg_Value *lgI_initoutput (void *mem, lg_Value *call, uint32_t j);
 /* The name Value.op shows for any node, host functions' included. */
 LGI_FUNC const char *lgI_opname (const lg_Value *v);
+/* Runs f's vjp into gx (zeroed first: f->nin doubles); LG_EHOST with W->msg and
+   W->msgfrom on failure. */
+LGI_FUNC int lgI_hostvjp (lg_Work *W, const lg_Func *f, const double *x, const double *y,
+                          const double *gy, double *gx);
 /* Backward through a call: the host's vjp from its outputs' adjoints to its arguments'. */
 LGI_FUNC int lgI_callbackward (lg_Work *W, lg_Value *call);
 LGI_FUNC void lgI_outputbackward (lg_Value *out);
