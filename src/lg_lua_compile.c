@@ -13,6 +13,8 @@
    else a table's length, followed by its elements'). */
 typedef struct Compiled {
   lg_Tape T;
+  lg_Work *W;   /* the module's scratch buffers, an upvalue of compiled_call: alive while
+                   c can be called */
   lua_Integer recordings;
   uint32_t nshape;
 } Compiled;
@@ -170,7 +172,6 @@ static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards)
     if (err == LG_OK) T.input[i - 1] = lgI_tapeindex(lgL_tovalue(L, -1));
     lua_pop(L, 1);
   }
-  if (err == LG_EARG) luaL_error(L, "luagrad.compile: host functions cannot be compiled");
   if (err != LG_OK) lgL_memerror(L);
   for (i = 0; i < ng; i++) {
     lg_Guard *g = &T.guard[i];
@@ -241,10 +242,19 @@ static void record (lua_State *L, Compiled *c) {
   lua_settop(L, nargs + 1);
 }
 
+/* Replays c's tape forward for the numbers in it: LG_OK, or LGI_EGUARD (record again); a
+   host function's error is raised. */
+static int forward (lua_State *L, Compiled *c, lg_Work *W) {
+  int err = lgI_tapeforward(&c->T, W);
+  if (err == LG_EHOST) lgL_coreerror(L, err, W);
+  return err;
+}
+
 /* fg(x1, ..., xn) -> value, d/dx1, ..., d/dxn */
 static int compiled_call (lua_State *L) {
   Compiled *c = checkcompiled(L);
-  int i, nargs = lua_gettop(L) - 1, fresh = 0;
+  lg_Work *W = c->W;  /* not lgL_getwork: a replay allocates nothing through it */
+  int i, nargs = lua_gettop(L) - 1, err = LGI_EGUARD;
   Walk w;
   w.c = c;
   w.pos = w.input = 0;
@@ -254,15 +264,16 @@ static int compiled_call (lua_State *L) {
     w.shape = (const int32_t *)lua_touserdata(L, -1);
     lua_pop(L, 1);  /* still anchored as user value 3 */
     for (i = 2; i <= nargs + 1 && same; i++) same = gather(L, i, i, &w, 0);
-    if (same && w.pos == c->nshape && lgI_tapeforward(&c->T) == LG_OK) fresh = 1;
+    if (same && w.pos == c->nshape) err = forward(L, c, W);
   }
-  if (!fresh) {
+  if (err != LG_OK) {
     record(L, c);
-    if (lgI_tapeforward(&c->T) != LG_OK)
+    if (forward(L, c, W) != LG_OK)
       luaL_error(L, "luagrad.compiled: guards fail right after recording "
                     "(does the function depend on something besides its arguments?)");
   }
-  lgI_tapebackward(&c->T);
+  err = lgI_tapebackward(&c->T, W);
+  if (err != LG_OK) lgL_coreerror(L, err, W);
   luaL_checkstack(L, nargs + 2, "too many results");
   lua_pushnumber(L, (lua_Number)c->T.val[c->T.out]);
   w.input = 0;
@@ -300,6 +311,7 @@ int lgL_compile (lua_State *L) {
   if (lua_type(L, 1) != LUA_TFUNCTION) lgL_argerror(L, "compile", 1, "function");
   c = (Compiled *)lgC_newuserdatauv(L, sizeof(Compiled), 3);
   memset(c, 0, sizeof(*c));
+  c->W = lgL_getwork(L);
   luaL_setmetatable(L, COMPILED_MT);
   lua_pushvalue(L, 1);
   lgC_setiuservalue(L, -2, 1);
