@@ -144,6 +144,8 @@ typedef struct lg_Work {
   char msg[256];                     /* a host function's last error message */
   const char *msgfrom;               /* and that function's name */
   int recording;                     /* the binding records guards (lg.compile) */
+  /* the caller's context for host callbacks (the binding's lua_State during a sweep) */
+  void *ctx;
 } lg_Work;
 
 LGI_FUNC void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud);

@@ -425,7 +425,9 @@ static int value_backward (lua_State *L) {
   lg_Value *v = checkvalue(L, 1, "backward");
   double seed = lua_isnoneornil(L, 2) ? 1.0 : checknumber(L, 2, "backward");
   lg_Work *W = lgL_getwork(L);
-  int err = lgI_backward(W, v, seed);
+  int err;
+  W->ctx = L;
+  err = lgI_backward(W, v, seed);
   if (err != LG_OK) lgL_coreerror(L, err, W);
   return 0;
 }

@@ -245,7 +245,9 @@ static void record (lua_State *L, Compiled *c) {
 /* Replays c's tape forward for the numbers in it: LG_OK, or LGI_EGUARD (record again); a
    host function's error is raised. */
 static int forward (lua_State *L, Compiled *c, lg_Work *W) {
-  int err = lgI_tapeforward(&c->T, W);
+  int err;
+  W->ctx = L;
+  err = lgI_tapeforward(&c->T, W);
   if (err == LG_EHOST) lgL_coreerror(L, err, W);
   return err;
 }
@@ -272,6 +274,7 @@ static int compiled_call (lua_State *L) {
       luaL_error(L, "luagrad.compiled: guards fail right after recording "
                     "(does the function depend on something besides its arguments?)");
   }
+  W->ctx = L;  /* again: host callbacks in forward may have started sweeps of their own */
   err = lgI_tapebackward(&c->T, W);
   if (err != LG_OK) lgL_coreerror(L, err, W);
   luaL_checkstack(L, nargs + 2, "too many results");

@@ -38,6 +38,7 @@ static int host_fn (lua_State *L) {
     if (a != NULL) nvalues++;
   }
   if (lgI_reservex(W, 2 * (size_t)nin + (size_t)nout) != LG_OK) lgL_memerror(L);
+  W->ctx = L;  /* the host's forward runs below */
   luaL_checkstack(L, nout + 2, "too many results");
   if (nvalues == 0) {
     for (i = 1; i <= nin; i++) lgL_operand(L, i, &a, &W->x[i - 1]);
