@@ -74,17 +74,22 @@ void lgI_callabandon (lg_Value *call) {
   memset(r->y + r->f->nout, 0, (size_t)r->f->nout * sizeof(double));
 }
 
+int lgI_hostvjp (lg_Work *W, const lg_Func *f, const double *x, const double *y,
+                 const double *gy, double *gx) {
+  memset(gx, 0, (size_t)f->nin * sizeof(double));
+  W->msg[0] = '\0';
+  if (f->vjp(f->ud, x, y, gy, gx, W->msg, sizeof(W->msg)) != 0) return hosterror(W, f);
+  return LG_OK;
+}
+
 int lgI_callbackward (lg_Work *W, lg_Value *call) {
   lg_CallRec *r = lgI_callrec(call);
   uint32_t i, n = call->n;
   double *x = W->x, *gx = W->x + n;
-  for (i = 0; i < n; i++) {
-    x[i] = lgI_argdata(call, i);
-    gx[i] = 0.0;
-  }
-  W->msg[0] = '\0';
-  if (r->f->vjp(r->f->ud, x, r->y, r->y + r->f->nout, gx, W->msg, sizeof(W->msg)) != 0)
-    return hosterror(W, r->f);
+  int err;
+  for (i = 0; i < n; i++) x[i] = lgI_argdata(call, i);
+  err = lgI_hostvjp(W, r->f, x, r->y, r->y + r->f->nout, gx);
+  if (err != LG_OK) return err;
   for (i = 0; i < n; i++) {
     if (!lgI_isconst(call, i)) call->in[i].v->adj += gx[i];
   }

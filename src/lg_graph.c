@@ -241,14 +241,9 @@ static int calltangents (lg_Work *W, lg_Value *call) {
   for (i = 0; i < n; i++) x[i] = lgI_argdata(call, i);
   for (j = 0; j < f->nout; j++) {
     double t = 0.0;
-    int k;
+    int k, err;
     for (k = 0; k < f->nout; k++) gy[k] = (k == j);
-    for (i = 0; i < n; i++) gx[i] = 0.0;
-    W->msg[0] = '\0';
-    if (f->vjp(f->ud, x, r->y, gy, gx, W->msg, sizeof(W->msg)) != 0) {
-      W->msgfrom = f->name;
-      return LG_EHOST;
-    }
+    if ((err = lgI_hostvjp(W, f, x, r->y, gy, gx)) != LG_OK) return err;
     for (i = 0; i < n; i++) {
       if (!lgI_isconst(call, i) && call->in[i].v->adj != 0.0) t += gx[i] * call->in[i].v->adj;
     }

@@ -228,6 +228,10 @@ LGI_FUNC int lgI_callforward (lg_Work *W, lg_Value *call);
 LGI_FUNC lg_Value *lgI_initoutput (void *mem, lg_Value *call, uint32_t j);
 /* The name Value.op shows for any node, host functions' included. */
 LGI_FUNC const char *lgI_opname (const lg_Value *v);
+/* Runs f's vjp into gx (zeroed first: f->nin doubles); LG_EHOST with W->msg and
+   W->msgfrom on failure. */
+LGI_FUNC int lgI_hostvjp (lg_Work *W, const lg_Func *f, const double *x, const double *y,
+                          const double *gy, double *gx);
 /* Backward through a call: the host's vjp from its outputs' adjoints to its arguments'. */
 LGI_FUNC int lgI_callbackward (lg_Work *W, lg_Value *call);
 LGI_FUNC void lgI_outputbackward (lg_Value *out);
@@ -246,13 +250,30 @@ typedef struct lg_Guard {
   double ka, kb;
 } lg_Guard;
 
+/* A host function's call in a tape. Its outputs and their adjoints are the tape's own
+   (cy and cg, from index y on), so that a replay never writes into the recorded graph. */
+typedef struct lg_TapeCall {
+  const lg_Func *f;
+  uint32_t node;   /* its index in the tape */
+  uint32_t y;      /* its first output's index in cy and cg */
+} lg_TapeCall;
+
+/*
+** The nodes of a tape are the recorded graph's, in its order: first everything the result
+** depends on, ending with the result at index out, then what only guards read. A call node
+** has its arguments as any op; an output node has one argument, its call, and keeps in the
+** next argidx entry the index of its value in cy (and of its adjoint in cg).
+*/
 typedef struct lg_Tape {
   lg_Alloc allocf; void *ud;
   void *block; size_t blocksize;     /* every array below lives in this one block */
   uint32_t nnodes, nargs, ninputs, nexternal, nguards, maxn, out;
   uint32_t nslots;                   /* nodes, then one slot per constant argument */
+  uint32_t ncalls, ny;               /* host calls, and their outputs in all */
   double *val, *adj, *x;             /* val, adj: nslots each; x: scratch, 2 * maxn */
+  double *cy, *cg;                   /* the calls' outputs and their adjoints: ny each */
   lg_Value **ext;                    /* external leaves: read and credited on each replay */
+  lg_TapeCall *call;                 /* the calls, in tape order */
   lg_Guard *guard;
   uint32_t *first, *n, *extidx;
   uint32_t *argidx;                  /* every argument's slot in val */
@@ -263,18 +284,21 @@ typedef struct lg_Tape {
 /* From W->order (lgI_toposortn over out and the guards' nodes, marks still set) makes T
    the flat tape; leaves flagged LGI_INPUT are the inputs, other leaves external. Until
    lgI_tapeend, lgI_tapeindex maps a node to its index (-1 if not in the tape) so that the
-   caller can fill T->input and T->guard. LG_EARG for a graph holding host functions. */
+   caller can fill T->input and T->guard. LG_EMEM when out of memory (or for more than
+   INT32_MAX nodes). */
 LGI_FUNC int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
                             uint32_t nguards);
 LGI_FUNC int32_t lgI_tapeindex (const lg_Value *v);
 LGI_FUNC void lgI_tapeend (lg_Work *W);
 LGI_FUNC void lgI_tapefree (lg_Tape *T);
 /* Recomputes every value from T->val at the inputs and the external leaves' data; then
-   LGI_EGUARD if a guard no longer holds. */
-LGI_FUNC int lgI_tapeforward (lg_Tape *T);
-/* Adjoints from the output (seeded 1) back to every node; external leaves' grads get
-   theirs added. */
-LGI_FUNC void lgI_tapebackward (lg_Tape *T);
+   LGI_EGUARD if a guard no longer holds. A host function that fails gives LG_EHOST with
+   W->msg, or LGI_EGUARD if a guard on values computed before it is broken (Lua would have
+   taken another path, and maybe never called it). */
+LGI_FUNC int lgI_tapeforward (lg_Tape *T, lg_Work *W);
+/* Adjoints from the output (seeded 1) back to every node; then external leaves' grads get
+   theirs added. LG_EHOST with W->msg, and no grad changed, if a host's vjp fails. */
+LGI_FUNC int lgI_tapebackward (lg_Tape *T, lg_Work *W);
 
 /* ---- text ------------------------------------------------------------------- */
 

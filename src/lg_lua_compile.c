@@ -15,6 +15,7 @@ typedef struct Compiled {
   lg_Tape T;
   lua_Integer recordings;
   uint32_t nshape;
+  int running;  /* a replay is under way (a custom function's callback may call c again) */
 } Compiled;
 
 #define MAXDEPTH 64   /* nesting of argument tables */
@@ -170,7 +171,6 @@ static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards)
     if (err == LG_OK) T.input[i - 1] = lgI_tapeindex(lgL_tovalue(L, -1));
     lua_pop(L, 1);
   }
-  if (err == LG_EARG) luaL_error(L, "luagrad.compile: host functions cannot be compiled");
   if (err != LG_OK) lgL_memerror(L);
   for (i = 0; i < ng; i++) {
     lg_Guard *g = &T.guard[i];
@@ -241,11 +241,28 @@ static void record (lua_State *L, Compiled *c) {
   lua_settop(L, nargs + 1);
 }
 
+/* Replays c's tape forward (backward) for the numbers in it: LG_OK, or LGI_EGUARD (record
+   again); a host function's error is raised. Host callbacks run in L meanwhile. */
+static int replay (lua_State *L, Compiled *c, int backward) {
+  void *saved;
+  lg_Work *W = lgL_beginsweep(L, &saved);
+  int err;
+  c->running = 1;
+  err = backward ? lgI_tapebackward(&c->T, W) : lgI_tapeforward(&c->T, W);
+  c->running = 0;
+  lgL_endsweep(L, W, saved);
+  if (err == LG_EHOST) lgL_coreerror(L, err, W);
+  return err;
+}
+
 /* fg(x1, ..., xn) -> value, d/dx1, ..., d/dxn */
 static int compiled_call (lua_State *L) {
   Compiled *c = checkcompiled(L);
-  int i, nargs = lua_gettop(L) - 1, fresh = 0;
+  int i, nargs = lua_gettop(L) - 1, err = LGI_EGUARD;
   Walk w;
+  if (c->running)
+    luaL_error(L, "luagrad.compiled: called from inside its own replay (a custom function's "
+                  "callback)");
   w.c = c;
   w.pos = w.input = 0;
   if (c->T.block != NULL) {
@@ -254,15 +271,15 @@ static int compiled_call (lua_State *L) {
     w.shape = (const int32_t *)lua_touserdata(L, -1);
     lua_pop(L, 1);  /* still anchored as user value 3 */
     for (i = 2; i <= nargs + 1 && same; i++) same = gather(L, i, i, &w, 0);
-    if (same && w.pos == c->nshape && lgI_tapeforward(&c->T) == LG_OK) fresh = 1;
+    if (same && w.pos == c->nshape) err = replay(L, c, 0);
   }
-  if (!fresh) {
+  if (err != LG_OK) {
     record(L, c);
-    if (lgI_tapeforward(&c->T) != LG_OK)
+    if (replay(L, c, 0) != LG_OK)
       luaL_error(L, "luagrad.compiled: guards fail right after recording "
                     "(does the function depend on something besides its arguments?)");
   }
-  lgI_tapebackward(&c->T);
+  replay(L, c, 1);
   luaL_checkstack(L, nargs + 2, "too many results");
   lua_pushnumber(L, (lua_Number)c->T.val[c->T.out]);
   w.input = 0;

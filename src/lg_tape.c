@@ -3,7 +3,8 @@
 ** whose shape does not change is replayed for new numbers entirely in C: values forward,
 ** adjoints backward, with no node allocated and no Lua code run. Guards record what Lua
 ** saw while recording (comparisons, data it read); a replay that breaks one says so, and
-** the caller records again.
+** the caller records again. Host functions' calls replay too, on the tape's own copies of
+** their outputs and adjoints: a replay never writes into the recorded graph.
 */
 #include <math.h>
 #include <string.h>
@@ -25,12 +26,13 @@ void lgI_tapefree (lg_Tape *T) {
   T->blocksize = 0;
 }
 
-/* Carves T's arrays out of one block: doubles, pointers, then 4-byte and 1-byte arrays. */
-static int carve (lg_Tape *T, uint32_t nnodes, uint32_t nargs, uint32_t nin, uint32_t next,
-                  uint32_t ng) {
-  size_t doubles = 2 * (size_t)T->nslots + 2 * (size_t)T->maxn;
-  size_t size = doubles * sizeof(double) + next * sizeof(lg_Value *) + ng * sizeof(lg_Guard)
-              + ((size_t)2 * nnodes + next + nargs + nin) * 4 + nnodes;
+/* Carves T's arrays out of one block: doubles, pointers and structs, then 4-byte and 1-byte
+   arrays. Every count is set. */
+static int carve (lg_Tape *T) {
+  size_t doubles = 2 * (size_t)T->nslots + 2 * (size_t)T->maxn + 2 * (size_t)T->ny;
+  size_t size = doubles * sizeof(double) + T->nexternal * sizeof(lg_Value *)
+              + T->ncalls * sizeof(lg_TapeCall) + T->nguards * sizeof(lg_Guard)
+              + ((size_t)2 * T->nnodes + T->nexternal + T->nargs + T->ninputs) * 4 + T->nnodes;
   char *p = (char *)T->allocf(T->ud, NULL, 0, size);
   if (p == NULL) return LG_EMEM;
   memset(p, 0, size);
@@ -39,40 +41,70 @@ static int carve (lg_Tape *T, uint32_t nnodes, uint32_t nargs, uint32_t nin, uin
   T->val = (double *)p;          p += T->nslots * sizeof(double);
   T->adj = (double *)p;          p += T->nslots * sizeof(double);
   T->x = (double *)p;            p += 2 * (size_t)T->maxn * sizeof(double);
-  T->ext = (lg_Value **)p;       p += next * sizeof(lg_Value *);
-  T->guard = (lg_Guard *)p;      p += ng * sizeof(lg_Guard);
-  T->first = (uint32_t *)p;      p += nnodes * 4;
-  T->n = (uint32_t *)p;          p += nnodes * 4;
-  T->extidx = (uint32_t *)p;     p += next * 4;
-  T->argidx = (uint32_t *)p;     p += nargs * 4;
-  T->input = (int32_t *)p;       p += nin * 4;
+  T->cy = (double *)p;           p += T->ny * sizeof(double);
+  T->cg = (double *)p;           p += T->ny * sizeof(double);
+  T->ext = (lg_Value **)p;       p += T->nexternal * sizeof(lg_Value *);
+  T->call = (lg_TapeCall *)p;    p += T->ncalls * sizeof(lg_TapeCall);
+  T->guard = (lg_Guard *)p;      p += T->nguards * sizeof(lg_Guard);
+  T->first = (uint32_t *)p;      p += T->nnodes * 4;
+  T->n = (uint32_t *)p;          p += T->nnodes * 4;
+  T->extidx = (uint32_t *)p;     p += T->nexternal * 4;
+  T->argidx = (uint32_t *)p;     p += T->nargs * 4;
+  T->input = (int32_t *)p;       p += T->ninputs * 4;
   T->op = (uint8_t *)p;
   return LG_OK;
 }
 
-int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
-                   uint32_t nguards) {
-  uint32_t i, k, nargs = 0, nconst = 0, next = 0, a = 0, e = 0, c;
-  if (W->hascall || W->count > (size_t)INT32_MAX) {
-    lgI_unmark(W);
-    return LG_EARG;
-  }
+static int isexternal (const lg_Value *v) {
+  return v->op == LGI_LEAF && !(v->flags & LGI_INPUT);
+}
+
+/* Sets T's counts from W->order, and numbers its nodes for lgI_tapeindex. */
+static void count (lg_Tape *T, lg_Work *W) {
+  uint32_t i, k, nconst = 0;
+  T->nargs = T->ncalls = T->ny = T->nexternal = 0;
   for (i = 0; i < W->count; i++) {
     lg_Value *v = W->order[i];
-    nargs += v->n;
-    for (k = 0; k < v->n; k++) nconst += (uint32_t)lgI_isconst(v, k);
-    if (v->op == LGI_LEAF && !(v->flags & LGI_INPUT)) next++;
+    T->nargs += v->n;
+    if (v->op == LGI_CALL) {
+      T->ncalls++;
+      T->ny += (uint32_t)lgI_callrec(v)->f->nout;
+    }
+    if (v->op != LGI_OUTPUT) {  /* an output's constant is an index, not a value */
+      for (k = 0; k < v->n; k++) nconst += (uint32_t)lgI_isconst(v, k);
+    }
+    T->nexternal += (uint32_t)isexternal(v);
     v->adj = (double)i + 1;  /* the index, for lgI_tapeindex */
   }
   T->nnodes = (uint32_t)W->count;
   T->nslots = T->nnodes + nconst;
-  T->nargs = nargs;
-  T->ninputs = ninputs;
-  T->nexternal = next;
-  T->nguards = nguards;
   T->maxn = (uint32_t)W->maxn;
+}
+
+/* Where the outputs of the call at tape index node begin in cy: a binary search of the
+   first ncalls calls, which are in tape order. */
+static uint32_t callslot (const lg_Tape *T, uint32_t ncalls, uint32_t node) {
+  uint32_t lo = 0, hi = ncalls;  /* the call is one of T->call[lo .. hi-1] */
+  while (hi - lo > 1) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (T->call[mid].node <= node) lo = mid;
+    else hi = mid;
+  }
+  return T->call[lo].y;
+}
+
+int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
+                   uint32_t nguards) {
+  uint32_t i, k, a = 0, e = 0, c, nc = 0, y = 0;
+  if (W->count > (size_t)INT32_MAX) {  /* tape indices are int32 */
+    lgI_unmark(W);
+    return LG_EMEM;
+  }
+  count(T, W);
+  T->ninputs = ninputs;
+  T->nguards = nguards;
   T->out = (uint32_t)lgI_tapeindex(out);
-  if (carve(T, T->nnodes, nargs, ninputs, next, nguards) != LG_OK) {
+  if (carve(T) != LG_OK) {
     lgI_tapeend(W);
     return LG_EMEM;
   }
@@ -82,14 +114,27 @@ int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
     T->n[i] = v->n;
     T->first[i] = a;
     T->val[i] = v->data;
-    for (k = 0; k < v->n; k++, a++) {
+    if (v->op == LGI_CALL) {
+      lg_TapeCall *tc = &T->call[nc++];
+      tc->f = lgI_callrec(v)->f;
+      tc->node = i;
+      tc->y = y;
+      y += (uint32_t)tc->f->nout;
+    }
+    if (v->op == LGI_OUTPUT) {  /* one argument, its call; then its value's place in cy */
+      uint32_t call = (uint32_t)lgI_tapeindex(v->in[0].v);
+      T->n[i] = 1;
+      T->argidx[a++] = call;
+      T->argidx[a++] = callslot(T, nc, call) + (uint32_t)v->in[1].k;
+    }
+    else for (k = 0; k < v->n; k++, a++) {
       if (lgI_isconst(v, k)) {  /* a slot of its own: no test for constants in replays */
         T->val[c] = v->in[k].k;
         T->argidx[a] = c++;
       }
       else T->argidx[a] = (uint32_t)lgI_tapeindex(v->in[k].v);
     }
-    if (v->op == LGI_LEAF && !(v->flags & LGI_INPUT)) {
+    if (isexternal(v)) {
       T->ext[e] = v;
       T->extidx[e++] = i;
     }
@@ -112,14 +157,58 @@ static int holds (const lg_Tape *T, const lg_Guard *g) {
   }
 }
 
-int lgI_tapeforward (lg_Tape *T) {
-  uint32_t i, k;
+/* x := the values of n arguments from argidx[a] on (x holds 2 * maxn: partials go after). */
+static void getargs (lg_Tape *T, uint32_t n, uint32_t a) {
+  uint32_t k;
+  for (k = 0; k < n; k++) T->x[k] = T->val[T->argidx[a + k]];
+}
+
+static int computed (int32_t idx, uint32_t i) {
+  return idx < (int32_t)i;  /* a constant's -1 too */
+}
+
+/* A host function failed at node i: LGI_EGUARD if a guard on values already computed is
+   broken, since then this replay strayed from what Lua did before ever calling it (and a
+   new recording either takes the other path or raises the same error); else LG_EHOST. */
+static int hostfailed (const lg_Tape *T, uint32_t i) {
+  uint32_t k;
+  for (k = 0; k < T->nguards; k++) {
+    const lg_Guard *g = &T->guard[k];
+    if (computed(g->a, i) && (g->kind == LGI_GDATA || computed(g->b, i)) && !holds(T, g))
+      return LGI_EGUARD;
+  }
+  return LG_EHOST;
+}
+
+/* Forward through a call (the host's function, on the tape's values, into cy) or an output;
+   *c counts the calls done. */
+static int hostforward (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  const lg_TapeCall *tc;
+  if (T->op[i] == LGI_OUTPUT) {
+    T->val[i] = T->cy[T->argidx[T->first[i] + 1]];
+    return LG_OK;
+  }
+  tc = &T->call[(*c)++];
+  getargs(T, T->n[i], T->first[i]);
+  if (lgI_hostforward(W, tc->f, T->x, T->cy + tc->y) != LG_OK) return hostfailed(T, i);
+  return LG_OK;
+}
+
+int lgI_tapeforward (lg_Tape *T, lg_Work *W) {
+  uint32_t i, c = 0;
   for (i = 0; i < T->nexternal; i++) T->val[T->extidx[i]] = T->ext[i]->data;
   for (i = 0; i < T->nnodes; i++) {
     uint32_t n = T->n[i], a = T->first[i];
-    if (T->op[i] == LGI_LEAF) continue;
-    for (k = 0; k < n; k++) T->x[k] = T->val[T->argidx[a + k]];
-    T->val[i] = lgI_ops[T->op[i]].forward((int)n, T->x);
+    uint8_t op = T->op[i];
+    if (op == LGI_LEAF) continue;
+    if (op < LGI_CALL) {  /* a built-in op: the common case first */
+      getargs(T, n, a);
+      T->val[i] = lgI_ops[op].forward((int)n, T->x);
+    }
+    else {
+      int err = hostforward(T, W, i, &c);
+      if (err != LG_OK) return err;
+    }
   }
   for (i = 0; i < T->nguards; i++) {
     if (!holds(T, &T->guard[i])) return LGI_EGUARD;
@@ -127,17 +216,46 @@ int lgI_tapeforward (lg_Tape *T) {
   return LG_OK;
 }
 
-void lgI_tapebackward (lg_Tape *T) {
-  uint32_t i, k;
+/* Backward through an output (its adjoint into cg) or a call (the host's vjp, once, from cg
+   to the arguments' adjoints); *c counts down the calls left. */
+static int hostbackward (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  uint32_t k, n = T->n[i], a = T->first[i];
+  const lg_TapeCall *tc;
+  double *gx = T->x + n;
+  if (T->op[i] == LGI_OUTPUT) {
+    T->cg[T->argidx[a + 1]] += T->adj[i];
+    return LG_OK;
+  }
+  tc = &T->call[--*c];
+  getargs(T, n, a);
+  if (lgI_hostvjp(W, tc->f, T->x, T->cy + tc->y, T->cg + tc->y, gx) != LG_OK) return LG_EHOST;
+  for (k = 0; k < n; k++) T->adj[T->argidx[a + k]] += gx[k];
+  return LG_OK;
+}
+
+int lgI_tapebackward (lg_Tape *T, lg_Work *W) {
+  uint32_t i, k, c = T->ncalls;
   memset(T->adj, 0, T->nslots * sizeof(double));
   T->adj[T->out] = 1.0;
+  if (c > 0) {
+    memset(T->cg, 0, T->ny * sizeof(double));
+    while (c > 0 && T->call[c - 1].node > T->out) c--;  /* calls after out feed only guards */
+  }
   for (i = T->out + 1; i-- > 0; ) {  /* nothing after out feeds it */
     uint32_t n = T->n[i], a = T->first[i];
+    uint8_t op = T->op[i];
     double *dx = T->x + n;
-    if (T->op[i] == LGI_LEAF) continue;
-    for (k = 0; k < n; k++) T->x[k] = T->val[T->argidx[a + k]];
-    lgI_ops[T->op[i]].backward((int)n, T->x, T->val[i], T->adj[i], dx);
-    for (k = 0; k < n; k++) T->adj[T->argidx[a + k]] += dx[k];  /* constants' slots too */
+    if (op == LGI_LEAF) continue;
+    if (op < LGI_CALL) {
+      getargs(T, n, a);
+      lgI_ops[op].backward((int)n, T->x, T->val[i], T->adj[i], dx);
+      for (k = 0; k < n; k++) T->adj[T->argidx[a + k]] += dx[k];  /* constants' slots too */
+    }
+    else if (hostbackward(T, W, i, &c) != LG_OK) return LG_EHOST;  /* no grad changed yet */
   }
-  for (i = 0; i < T->nexternal; i++) T->ext[i]->grad += T->adj[T->extidx[i]];
+  for (i = 0; i < T->nexternal; i++) {
+    T->ext[i]->grad += T->adj[T->extidx[i]];
+    T->ext[i]->flags &= (uint8_t)~LGI_GRADVALUE;   /* a number again, as after backward */
+  }
+  return LG_OK;
 }

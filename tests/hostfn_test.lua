@@ -1,5 +1,6 @@
 -- Host functions as scripts see them: run by tests/test_hostfn.c, which registered
--- lg.polar(r, theta) -> x, y and lg.guarded(x) -> sqrt(x), and refuse_vjp(flag).
+-- lg.polar(r, theta) -> x, y, lg.guarded(x) -> sqrt(x) (refusing x < 0), lg.steep(x) -> x^3
+-- (its vjp refusing x > 10), and refuse_vjp(flag), which makes guarded's vjp refuse.
 -- Returns the number of failed checks.
 local lg = require("luagrad")
 local passed, failed = 0, 0
@@ -127,10 +128,154 @@ check("computed outputs refuse data assignment", function ()
          "luagrad.data: cannot assign the data of a computed value (leaves only)")
 end)
 
-check("lg.compile refuses a graph holding host functions", function ()
-  local fg = lg.compile(function (r) return (lg.polar(r, 0)) end)
-  errors(function () fg(1) end, "luagrad.compile: host functions cannot be compiled")
-  assert(lg.compile(function (r) return r * 2 end)(1) == 2)   -- and compiling still works
+-- lg.compile on graphs holding host functions: replays run the host's functions in C.
+
+local unpack = table.unpack or unpack
+
+-- Eager value and gradients of f at the numbers xs.
+local function eager (f, xs)
+  local leaves = {}
+  for i, x in ipairs(xs) do leaves[i] = lg.value(x) end
+  local y = f(unpack(leaves))
+  y:backward()
+  local grads = {}
+  for i, l in ipairs(leaves) do grads[i] = l.grad end
+  return y.data, grads
+end
+
+-- fg agrees with eager mode to 1e-12 at each point; returns fg's recordings.
+local function agrees (f, points)
+  local fg = lg.compile(f)
+  for _, xs in ipairs(points) do
+    local ev, eg = eager(f, xs)
+    local got = {fg(unpack(xs))}
+    near(got[1], ev, 1e-12)
+    for i = 1, #xs do near(got[i + 1], eg[i], 1e-12) end
+  end
+  return fg.recordings
+end
+
+local function randompoints (n, lo, hi)
+  local points = {}
+  for k = 1, n do
+    points[k] = {}
+    for i = 1, 3 do points[k][i] = lo + (hi - lo) * math.random() end
+  end
+  return points
+end
+
+check("compiled host functions agree with eager mode, one recording", function ()
+  math.randomseed(11)
+  local fs = {
+    function (r) return lg.guarded(r) * 3 end,                        -- one output
+    function (r, t) local x, y = lg.polar(r, t); return x * x * y + lg.sin(y) * x end,
+    function (r, t) local _, y = lg.polar(r, 0.5); return y * t end,  -- a constant argument
+    function (r, t, u)                                                -- called twice
+      local x1, y1 = lg.polar(r, t)
+      local x2, y2 = lg.polar(x1 + u, y1 * 0.5)
+      return x2 * y2 + lg.guarded(r * r + u * u) * x1
+    end,
+    function (r, t) return lg.steep(lg.polar(2, t) + r) end,          -- numbers only but one
+  }
+  for _, f in ipairs(fs) do
+    assert(agrees(f, randompoints(6, 0.1, 2)) == 1)
+  end
+end)
+
+check("a compiled graph counts a call and each output used as nodes", function ()
+  local fg = lg.compile(function (r, t) local x, y = lg.polar(r, t); return x + y end)
+  fg(1, 2)
+  assert(fg.nodes == 6, tostring(fg))   -- r, t, the call, x, y, x + y
+end)
+
+check("guards on host functions' outputs choose the branch, as eagerly", function ()
+  local function f (r, t)
+    local x, y = lg.polar(r, t)
+    if x > 0 then return x * y end
+    return lg.guarded(-x) + y
+  end
+  local points = {{1, 0.5}, {2, 0.25}, {1, 3}, {2, 2.5}, {1.5, 0.1}}
+  assert(agrees(f, points) == 3)   -- x > 0 at the first two, not at the next two, then again
+end)
+
+check("a replay that would fail only on another branch records that branch", function ()
+  local fg = lg.compile(function (x)
+    if x > 0 then return lg.guarded(x) end
+    return lg.guarded(-x) * 2
+  end)
+  near(fg(4), 2, 1e-15)
+  local v, g = fg(-9)   -- guarded(-9) would fail: the guard x > 0 broke first
+  near(v, 6, 1e-15)
+  near(g, -1 / 3, 1e-15)
+  assert(fg.recordings == 2)
+end)
+
+check("a failing replay forward raises the host's error and changes nothing", function ()
+  local p, runs = lg.value(1), 0
+  local fg = lg.compile(function (x) runs = runs + 1; return lg.guarded(x * p) + p * x end)
+  fg(4)
+  local grad = p.grad
+  errors(function () fg(-2) end, "luagrad.guarded: negative input -2")
+  assert(p.grad == grad and runs == 1, "grad changed or the function ran again")
+  local v, g = fg(9)   -- still usable, no new recording
+  near(v, 3 + 9, 1e-15)
+  near(g, 0.5 / 3 + 1, 1e-15)
+  assert(fg.recordings == 1)
+end)
+
+check("a failing replay backward raises the host's error, no grad half-updated", function ()
+  local p, q = lg.value(2), lg.value(0.5)
+  local fg = lg.compile(function (x) return q * x + lg.steep(x * p) + p end)
+  local function grads () return p.grad, q.grad end
+  fg(1)
+  local gp, gq = grads()
+  errors(function () fg(6) end, "luagrad.steep: slope too steep at 12")
+  local ap, aq = grads()
+  assert(ap == gp and aq == gq, "grads changed")
+  local v, g = fg(3)
+  near(v, 1.5 + 216 + 2, 1e-15)
+  near(g, 0.5 + 3 * 36 * 2, 1e-15)
+  near(p.grad, gp + 3 * 36 * 3 + 1, 1e-12)
+  assert(fg.recordings == 1)
+  refuse_vjp(true)
+  local hg = lg.compile(function (x) return lg.guarded(x) * q end)
+  errors(function () hg(4) end, "luagrad.guarded: vjp refused")   -- right after recording
+  assert(q.grad == gq + 3)
+  refuse_vjp(false)
+  near(select(2, hg(16)), 0.5 / 8, 1e-15)
+end)
+
+check("a call only guards read runs forward but never its vjp, as eagerly", function ()
+  local fg = lg.compile(function (x)
+    local s = lg.guarded(x)     -- compared, never returned
+    if s > 1 then return lg.steep(x) * 2 end
+    return x * 3
+  end)
+  refuse_vjp(true)
+  local ok, v, g = pcall(fg, 4)
+  refuse_vjp(false)
+  assert(ok, v)
+  assert(v == 128 and g == 96)
+  errors(function () fg(-1) end, "luagrad.guarded: negative input -1")
+end)
+
+check("replays leave the recorded graph's Values as they were", function ()
+  local seen
+  local fg = lg.compile(function (r, t)
+    local x, y = lg.polar(r, t)
+    seen = {r, t, x, y}
+    return x * y
+  end)
+  fg(2, 0.5)
+  local r, t, x, y = seen[1], seen[2], seen[3], seen[4]
+  for k = 1, 5 do fg(k + 0.5, k * 0.25) end
+  near(x.data, 2 * math.cos(0.5), 1e-15)
+  near(y.data, 2 * math.sin(0.5), 1e-15)
+  assert(r.grad == 0 and t.grad == 0 and x.grad == 0 and y.grad == 0)
+  local J = x * y   -- r^2 cos t sin t = r^2 sin(2t) / 2
+  J:backward()      -- the call's recorded outputs, and adjoints of 0, as they were
+  near(r.grad, 2 * math.sin(1), 1e-15)
+  near(t.grad, 4 * math.cos(1), 1e-15)
 end)
 
 print(("%d passed, %d failed"):format(passed, failed))

@@ -51,10 +51,29 @@ static int guarded_vjp (void *ud, const double *x, const double *y, const double
   return 0;
 }
 
+/* steep(x) -> x^3; its vjp refuses x > 10, so the inputs decide whether backward fails */
+static int steep_fwd (void *ud, const double *x, double *y, char *msg, size_t len) {
+  (void)ud; (void)msg; (void)len;
+  y[0] = x[0] * x[0] * x[0];
+  return 0;
+}
+
+static int steep_vjp (void *ud, const double *x, const double *y, const double *gy,
+                      double *gx, char *msg, size_t len) {
+  (void)ud; (void)y;
+  if (x[0] > 10) {
+    snprintf(msg, len, "slope too steep at %g", x[0]);
+    return 1;
+  }
+  gx[0] = gy[0] * 3 * x[0] * x[0];
+  return 0;
+}
+
 static int refuse = 0;
 
 static const lg_Func polar = {"polar", 2, 2, polar_fwd, polar_vjp, NULL};
 static const lg_Func guarded = {"guarded", 1, 1, guarded_fwd, guarded_vjp, &refuse};
+static const lg_Func steep = {"steep", 1, 1, steep_fwd, steep_vjp, NULL};
 
 /* refuse_vjp(flag): lets the script make guarded's vjp fail */
 static int refuse_vjp (lua_State *L) {
@@ -121,6 +140,7 @@ int main (int argc, char **argv) {
   luaL_openlibs(L);
   CHECK(lg_register_op(L, &polar) == LG_OK);   /* opens the module on the way */
   CHECK(lg_register_op(L, &guarded) == LG_OK);
+  CHECK(lg_register_op(L, &steep) == LG_OK);
   CHECK(lg_register_op(L, &polar) == LG_EARG);     /* the name is taken */
   bad.name = "exp";
   CHECK(lg_register_op(L, &bad) == LG_EARG);       /* so is a built-in's */
