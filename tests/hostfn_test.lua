@@ -278,5 +278,63 @@ check("replays leave the recorded graph's Values as they were", function ()
   near(t.grad, 4 * math.cos(1), 1e-15)
 end)
 
+check("forward mode and lg.gradients go through host functions, one vjp per output", function ()
+  local J = lg.jacfwd(function (r, t) return { lg.polar(r, t) } end)(2, 0.5)
+  local R = lg.jacrev(function (r, t) return { lg.polar(r, t) } end)(2, 0.5)
+  near(J[1][1], math.cos(0.5), 1e-15)
+  near(J[1][2], -2 * math.sin(0.5), 1e-15)
+  near(J[2][1], math.sin(0.5), 1e-15)
+  near(J[2][2], 2 * math.cos(0.5), 1e-15)
+  for i = 1, 2 do
+    for j = 1, 2 do near(J[i][j], R[i][j], 1e-15) end
+  end
+  local r = lg.value(4)
+  local y = lg.guarded(r) * 3
+  near(lg.tangents(y, r, { tangents = 2 }), 2 * 3 * 0.25, 1e-15)
+  refuse_vjp(true)
+  errors(function () lg.tangents(y, r) end, "luagrad.guarded: vjp refused")
+  errors(function () lg.gradients(y, r) end, "luagrad.guarded: vjp refused")
+  refuse_vjp(false)
+  near(lg.gradients(y, r), 0.75, 1e-15)
+  assert(r.grad == 0)
+end)
+
+check("a host function cannot be differentiated twice: its derivative is C, not ops", function ()
+  local msg = "'polar' is a host function, whose derivative is not made of ops: it cannot "
+           .. "be differentiated on Values (create_graph, nested transforms)"
+  local r, t = lg.value(2), lg.value(0.5)
+  local x = lg.polar(r, t)
+  errors(function () x:backward({ create_graph = true }) end, "luagrad.backward: " .. msg)
+  assert(r.grad == 0 and t.grad == 0)
+  errors(function () lg.hessian(function (a, b) return (lg.polar(a, b)) end)(2, 0.5) end,
+         "luagrad.gradients: " .. msg)
+  errors(function () lg.tangents(x, r, { create_graph = true }) end, "luagrad.tangents: " .. msg)
+  x:backward()   -- in numbers it works as before
+  near(r.grad, math.cos(0.5), 1e-15)
+end)
+
+check("a custom function in a compiled graph: replayed, its callbacks in the caller's state", function ()
+  local calls = 0
+  local cube = lg.custom({ name = "cube",
+    forward = function (x) calls = calls + 1; return x * x * x end,
+    backward = function (g, x) return g * 3 * x * x end })
+  local fg = lg.compile(function (x, y) return cube(x) * lg.polar(y, 0) + x end)
+  for k = 1, 4 do
+    local v, dx, dy = fg(k, k + 1)
+    near(v, k ^ 3 * (k + 1) + k, 1e-15)
+    near(dx, 3 * k * k * (k + 1) + 1, 1e-15)
+    near(dy, k ^ 3, 1e-15)
+  end
+  assert(fg.recordings == 1 and calls == 5, calls)   -- recorded once, then 4 replays
+  local co = coroutine.wrap(function () return fg(2, 3) end)   -- from another thread
+  near(co(), 26, 1e-15)
+  local again
+  again = lg.compile(function (x) return lg.custom({ forward = function (u) return u end,
+    backward = function (g) again(1); return g end })(x) end)
+  local ok, err = pcall(again, 1)   -- its backward calls it again
+  assert(not ok and err:find("luagrad.custom: .*luagrad.compiled: called from inside its own "
+                             .. "replay %(a custom function's callback%)$"), err)
+end)
+
 print(("%d passed, %d failed"):format(passed, failed))
 return failed
