@@ -14,6 +14,10 @@
 
 #define UNUSED(x) ((void)(x))
 #define WANTS(B, i) ((B)->want < 0 || (B)->want == (i))
+/* the arguments an n-ary build visits: all, or just the wanted one (forward mode asks for
+   one argument at a time, so a loop over all would make it quadratic) */
+#define FIRSTWANTED(B) ((B)->want < 0 ? 0 : (B)->want)
+#define ENDWANTED(B) ((B)->want < 0 ? (B)->n : (B)->want + 1)
 
 /* leaf: a Value with no history; never evaluated */
 static double leaf_fwd (int n, const double *x) { UNUSED(n); UNUSED(x); return 0.0; }
@@ -274,10 +278,8 @@ static void sum_bwd (int n, const double *x, double y, double g, double *dx) {
   for (i = 0; i < n; i++) dx[i] = g;
 }
 static void sum_build (lgI_Builder *B) {
-  int i;
-  for (i = 0; i < B->n; i++) {
-    if (WANTS(B, i)) B->dx(B, i, B->grad(B));
-  }
+  int i, end;
+  for (i = FIRSTWANTED(B), end = ENDWANTED(B); i < end; i++) B->dx(B, i, B->grad(B));
 }
 
 /* dot: y = x1*y1 + ... + xm*ym over the slots (x1, y1, x2, y2, ...); dy/dxi = yi,
@@ -297,10 +299,9 @@ static void dot_bwd (int n, const double *x, double y, double g, double *dx) {
   }
 }
 static void dot_build (lgI_Builder *B) {
-  int i;
-  for (i = 0; i < B->n; i++) {
-    if (WANTS(B, i)) B->dx(B, i, B->apply(B, LGI_MUL, B->grad(B), B->arg(B, i ^ 1)));
-  }
+  int i, end;
+  for (i = FIRSTWANTED(B), end = ENDWANTED(B); i < end; i++)
+    B->dx(B, i, B->apply(B, LGI_MUL, B->grad(B), B->arg(B, i ^ 1)));
 }
 
 const lg_OpDef lgI_ops[LGI_NOPS] = {

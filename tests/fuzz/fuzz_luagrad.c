@@ -118,13 +118,21 @@ static const char *helpers =
   "function x.create (a, b) a:backward{create_graph = true, seed = b}; return a.grad end\n"
   "function x.gradients (a, b, c) return lg.gradients(a, {b}, {create_graph = c == nil, seeds = {c or 1}}) end\n"
   "function x.tangents (a, b, c) return lg.tangents(a, {b}, {tangents = {c or 1}, create_graph = c == nil}) end\n"
+  /* each may make a graph a few times the size of its operand's: not in chains, and not once
+     the program holds much (the time a program takes stays bounded) */
+  "local chainable = {}\n"
+  "for i, f in ipairs(fns) do chainable[i] = f end\n"
   "for _, k in ipairs({'create', 'custom', 'gradients', 'grad2', 'hessian', 'jvp', 'tangents', 'vjp'}) do\n"
-  "  names[#names + 1] = 'x_' .. k; fns[#fns + 1] = x[k]\n"
+  "  names[#names + 1] = 'x_' .. k\n"
+  "  fns[#fns + 1] = function (...)\n"
+  "    if collectgarbage('count') > 4096 then return nil end\n"
+  "    return x[k](...)\n"
+  "  end\n"
   "end\n"
   "local methods = {'backward', 'zero_grad', 'detach', 'to_dot', 'data', 'grad', 'label',\n"
   "                 'op', 'nonesuch'}\n"
   "for _, k in ipairs(names) do methods[#methods + 1] = k end\n"
-  "local H = {names = names, fns = fns, methods = methods}\n"
+  "local H = {names = names, fns = fns, chainable = chainable, methods = methods}\n"
   "function H.call_method (name, self, ...) return self[name](self, ...) end\n"
   "function H.finalizer (f, a, b)\n"
   "  return setmetatable({}, {__gc = function () pcall(f, a, b) end})\n"
@@ -529,7 +537,7 @@ static void step (lua_State *L, Input *in, Host *h) {
         lua_rawgeti(L, -1, (lua_Integer)((f >> 1) % 6) + 1);
       }
       else {
-        lua_getfield(L, H, "fns");
+        lua_getfield(L, H, "chainable");
         lua_rawgeti(L, -1, (lua_Integer)((f >> 1) % lua_rawlen(L, -1)) + 1);
       }
       lua_remove(L, -2);
