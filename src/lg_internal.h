@@ -144,6 +144,7 @@ typedef struct lg_Work {
   char msg[256];                     /* a host function's last error message */
   const char *msgfrom;               /* and that function's name */
   int recording;                     /* the binding records guards (lg.compile) */
+  const void *mt;                    /* the binding's Value metatable: operand checks */
 } lg_Work;
 
 LGI_FUNC void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud);

@@ -132,19 +132,19 @@ static int opindex (lua_State *L) {  /* upvalue 4: the op's row, as a light user
 }
 
 /*
-** Operands 1 and 2 of a binary op, each a Value (set in v[i], its data in x[i]) or a
-** number (v[i] NULL); returns 0, or the index of an operand that is neither. It is
-** lgL_operand twice, with the metatable's address fetched once and the stack restored
-** once: the hot path of every operator.
+** Operands 1..n (n = 1 or 2) of an op, each a Value (set in v[i], its data in x[i]) or a
+** number (v[i] NULL); returns 0, or the index of an operand that is neither. The hot path of
+** every operator: a Value is known by the address of its metatable, which W keeps (the
+** metatable lives as long as the state: the registry and the module's functions hold it),
+** and the stack is restored once.
 */
-static int operands (lua_State *L, lg_Value **v, double *x) {
-  const void *mt = lua_topointer(L, UV_MT);
+static int operands (lua_State *L, const lg_Work *W, int n, lg_Value **v, double *x) {
   int top = lua_gettop(L), i;
-  for (i = 0; i < 2; i++) {
+  for (i = 0; i < n; i++) {
     int t = lua_type(L, i + 1);
     v[i] = NULL;
     if (t == LUA_TNUMBER) x[i] = (double)lua_tonumber(L, i + 1);
-    else if (t == LUA_TUSERDATA && lua_getmetatable(L, i + 1) && lua_topointer(L, -1) == mt) {
+    else if (t == LUA_TUSERDATA && lua_getmetatable(L, i + 1) && lua_topointer(L, -1) == W->mt) {
       v[i] = (lg_Value *)lua_touserdata(L, i + 1);
       x[i] = v[i]->data;
     }
@@ -157,35 +157,37 @@ static int operands (lua_State *L, lg_Value **v, double *x) {
   return 0;
 }
 
+#define getwork(L) ((const lg_Work *)lua_touserdata(L, UV_WORK))  /* without lgL_getwork's */
+
 /* Pushes the result of a unary op on operand 1 (already checked). */
-static int unary (lua_State *L, int op, lg_Value *a, double x) {
+static int unary (lua_State *L, int op, lg_Value *const *v, const double *x) {
   static const int parent[1] = {1};
-  lg_Value *v;
-  if (a == NULL) {
-    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(1, &x));
+  lg_Value *r;
+  if (v[0] == NULL) {
+    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(1, x));
     return 1;
   }
-  v = lgL_newnode(L, op, 1, 1);
-  lgI_setarg(v, 0, a);
-  v->data = lgI_ops[op].forward(1, &x);
+  r = lgL_newnode(L, op, 1, 1);
+  lgI_setarg(r, 0, v[0]);
+  r->data = lgI_ops[op].forward(1, x);
   lgC_setparents(L, parent, 1);
   return 1;
 }
 
 /* Pushes the result of a binary op on operands 1 and 2 (already checked). */
-static int binary (lua_State *L, int op, lg_Value *a, lg_Value *b, const double *x) {
-  lg_Value *v;
+static int binary (lua_State *L, int op, lg_Value *const *v, const double *x) {
+  lg_Value *r;
   int parent[2], np = 0;   /* stack indices of the Value operands */
-  if (a == NULL && b == NULL) {
+  if (v[0] == NULL && v[1] == NULL) {
     lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(2, x));
     return 1;
   }
-  if (a != NULL) parent[np++] = 1;
-  if (b != NULL) parent[np++] = 2;
-  v = lgL_newnode(L, op, 2, np);
-  if (a != NULL) lgI_setarg(v, 0, a); else lgI_setconst(v, 0, x[0]);
-  if (b != NULL) lgI_setarg(v, 1, b); else lgI_setconst(v, 1, x[1]);
-  v->data = lgI_ops[op].forward(2, x);
+  if (v[0] != NULL) parent[np++] = 1;
+  if (v[1] != NULL) parent[np++] = 2;
+  r = lgL_newnode(L, op, 2, np);
+  if (v[0] != NULL) lgI_setarg(r, 0, v[0]); else lgI_setconst(r, 0, x[0]);
+  if (v[1] != NULL) lgI_setarg(r, 1, v[1]); else lgI_setconst(r, 1, x[1]);
+  r->data = lgI_ops[op].forward(2, x);
   lgC_setparents(L, parent, np);
   return 1;
 }
@@ -193,19 +195,20 @@ static int binary (lua_State *L, int op, lg_Value *a, lg_Value *b, const double 
 /* lg.exp(x), v:exp(), ... -> Value or number */
 static int unary_fn (lua_State *L) {
   int op = opindex(L);
-  lg_Value *a;
-  double x;
-  if (!lgL_operand(L, 1, &a, &x)) lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
-  return unary(L, op, a, x);
+  lg_Value *v[1];
+  double x[1];
+  if (operands(L, getwork(L), 1, v, x) != 0)
+    lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
+  return unary(L, op, v, x);
 }
 
 /* __unm (Lua passes the operand twice) */
 static int unary_mm (lua_State *L) {
   int op = opindex(L);
-  lg_Value *a;
-  double x;
-  if (!lgL_operand(L, 1, &a, &x)) operror(L, "-", 1);
-  return unary(L, op, a, x);
+  lg_Value *v[1];
+  double x[1];
+  if (operands(L, getwork(L), 1, v, x) != 0) operror(L, "-", 1);
+  return unary(L, op, v, x);
 }
 
 /* lg.pow(x, y), v:max(w), ... -> Value or number */
@@ -213,9 +216,9 @@ static int binary_fn (lua_State *L) {
   int op = opindex(L), bad;
   lg_Value *v[2];
   double x[2];
-  if ((bad = operands(L, v, x)) != 0)
+  if ((bad = operands(L, getwork(L), 2, v, x)) != 0)
     lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
-  return binary(L, op, v[0], v[1], x);
+  return binary(L, op, v, x);
 }
 
 /* __add, __sub, __mul, __div, __pow */
@@ -223,8 +226,8 @@ static int binary_mm (lua_State *L) {
   int op = opindex(L), bad;
   lg_Value *v[2];
   double x[2];
-  if ((bad = operands(L, v, x)) != 0) operror(L, lgI_ops[op].name, bad);
-  return binary(L, op, v[0], v[1], x);
+  if ((bad = operands(L, getwork(L), 2, v, x)) != 0) operror(L, lgI_ops[op].name, bad);
+  return binary(L, op, v, x);
 }
 
 /* Length of the array at arg, which must be a table. */
@@ -403,7 +406,7 @@ static int compare (lua_State *L, const char *opname, int orequal) {
   lg_Value *v[2];
   double x[2];
   int result, bad;
-  if ((bad = operands(L, v, x)) != 0) operror(L, opname, bad);
+  if ((bad = operands(L, getwork(L), 2, v, x)) != 0) operror(L, opname, bad);
   result = orequal ? x[0] <= x[1] : x[0] < x[1];
   if (lgL_getwork(L)->recording) lgL_addguard(L, orequal ? LGI_GLE : LGI_GLT, 1, 2, result);
   lua_pushboolean(L, result);
@@ -580,6 +583,7 @@ void lgL_pushupvalues (lua_State *L) {
   }
   lua_rawgeti(L, -1, 1);
   lua_remove(L, -2);
+  ((lg_Work *)lua_touserdata(L, -1))->mt = lua_topointer(L, -2);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LABELS_KEY);
   if (lua_getmetatable(L, -1)) lua_pop(L, 1);
   else {
