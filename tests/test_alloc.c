@@ -156,6 +156,13 @@ static void pushopnames (lua_State *L) {
 /* The script's chunk, the module and the op names, saved in the registry. */
 static int setup (lua_State *L) {
   luaL_openlibs(L);
+  /* Lua 5.4.4's luaL_Buffer makes its box metatable ("_UBOX*") the first time a buffer
+     outgrows the C stack, and registers it before setting its __close: one failed
+     allocation there breaks every later large table.concat of the state, luagrad or not.
+     The script's output is such a concat, so the metatable is made here, in full. */
+  if (luaL_dostring(L, "return table.concat({('x'):rep(4096), 'y'})") != LUA_OK)
+    return lua_error(L);
+  lua_pop(L, 1);
   if (luaL_loadstring(L, script) != LUA_OK) return lua_error(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "script");
   luaL_requiref(L, "luagrad", luaopen_luagrad, 0);
