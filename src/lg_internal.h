@@ -144,8 +144,11 @@ typedef struct lg_Work {
   char msg[256];                     /* a host function's last error message */
   const char *msgfrom;               /* and that function's name */
   int recording;                     /* the binding records guards (lg.compile) */
+  int mode;                          /* LGI_NOGRAD, set by the binding */
   const void *mt;                    /* the binding's Value metatable: operand checks */
 } lg_Work;
+
+#define LGI_NOGRAD 1    /* ops make leaves, not nodes (lg.no_grad): the binding's alone */
 
 LGI_FUNC void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud);
 LGI_FUNC void lgI_workfree (lg_Work *W);

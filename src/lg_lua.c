@@ -136,7 +136,7 @@ static int opindex (lua_State *L) {  /* upvalue 4: the op's row, as a light user
 ** number (v[i] NULL); returns 0, or the index of an operand that is neither. The hot path of
 ** every operator: a Value is known by the address of its metatable, which W keeps (the
 ** metatable lives as long as the state: the registry and the module's functions hold it),
-** and the stack is restored once.
+** and the stack is restored once. The caller reads W->mode from the same W.
 */
 static int operands (lua_State *L, const lg_Work *W, int n, lg_Value **v, double *x) {
   int top = lua_gettop(L), i;
@@ -159,75 +159,99 @@ static int operands (lua_State *L, const lg_Work *W, int n, lg_Value **v, double
 
 #define getwork(L) ((const lg_Work *)lua_touserdata(L, UV_WORK))  /* without lgL_getwork's */
 
-/* Pushes the result of a unary op on operand 1 (already checked). */
-static int unary (lua_State *L, int op, lg_Value *const *v, const double *x) {
+/* Pushes a node of unary op on the Value a (operand 1). */
+static lg_Value *unarynode (lua_State *L, int op, lg_Value *a, double x) {
   static const int parent[1] = {1};
-  lg_Value *r;
+  lg_Value *v = lgL_newnode(L, op, 1, 1);
+  lgI_setarg(v, 0, a);
+  v->data = lgI_ops[op].forward(1, &x);
+  lgC_setparents(L, parent, 1);
+  return v;
+}
+
+/* Pushes a node of binary op on operands 1 and 2, at least one of them a Value. */
+static lg_Value *binarynode (lua_State *L, int op, lg_Value *a, lg_Value *b, const double *x) {
+  lg_Value *v;
+  int parent[2], np = 0;   /* stack indices of the Value operands */
+  if (a != NULL) parent[np++] = 1;
+  if (b != NULL) parent[np++] = 2;
+  v = lgL_newnode(L, op, 2, np);
+  if (a != NULL) lgI_setarg(v, 0, a); else lgI_setconst(v, 0, x[0]);
+  if (b != NULL) lgI_setarg(v, 1, b); else lgI_setconst(v, 1, x[1]);
+  v->data = lgI_ops[op].forward(2, x);
+  lgC_setparents(L, parent, np);
+  return v;
+}
+
+/* The slow path of an op on operands 1..n, taken when no_grad is on: a leaf holding the
+   result. */
+static int moded (lua_State *L, int op, int n, lg_Value *const *v, const double *x, int mode) {
+  (void)v; (void)mode;
+  lgL_unrecorded(L, lgI_ops[op].forward(n, x), 1, n);
+  return 1;
+}
+
+/* Pushes the result of a unary op on operand 1 (already checked); mode is W->mode. */
+static int unary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode) {
   if (v[0] == NULL) {
     lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(1, x));
     return 1;
   }
-  r = lgL_newnode(L, op, 1, 1);
-  lgI_setarg(r, 0, v[0]);
-  r->data = lgI_ops[op].forward(1, x);
-  lgC_setparents(L, parent, 1);
+  if (mode != 0) return moded(L, op, 1, v, x, mode);
+  unarynode(L, op, v[0], x[0]);
   return 1;
 }
 
 /* Pushes the result of a binary op on operands 1 and 2 (already checked). */
-static int binary (lua_State *L, int op, lg_Value *const *v, const double *x) {
-  lg_Value *r;
-  int parent[2], np = 0;   /* stack indices of the Value operands */
+static int binary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode) {
   if (v[0] == NULL && v[1] == NULL) {
     lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(2, x));
     return 1;
   }
-  if (v[0] != NULL) parent[np++] = 1;
-  if (v[1] != NULL) parent[np++] = 2;
-  r = lgL_newnode(L, op, 2, np);
-  if (v[0] != NULL) lgI_setarg(r, 0, v[0]); else lgI_setconst(r, 0, x[0]);
-  if (v[1] != NULL) lgI_setarg(r, 1, v[1]); else lgI_setconst(r, 1, x[1]);
-  r->data = lgI_ops[op].forward(2, x);
-  lgC_setparents(L, parent, np);
+  if (mode != 0) return moded(L, op, 2, v, x, mode);
+  binarynode(L, op, v[0], v[1], x);
   return 1;
 }
 
 /* lg.exp(x), v:exp(), ... -> Value or number */
 static int unary_fn (lua_State *L) {
+  const lg_Work *W = getwork(L);
   int op = opindex(L);
   lg_Value *v[1];
   double x[1];
-  if (operands(L, getwork(L), 1, v, x) != 0)
-    lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
-  return unary(L, op, v, x);
+  if (operands(L, W, 1, v, x) != 0) lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
+  return unary(L, op, v, x, W->mode);
 }
 
 /* __unm (Lua passes the operand twice) */
 static int unary_mm (lua_State *L) {
+  const lg_Work *W = getwork(L);
   int op = opindex(L);
   lg_Value *v[1];
   double x[1];
-  if (operands(L, getwork(L), 1, v, x) != 0) operror(L, "-", 1);
-  return unary(L, op, v, x);
+  if (operands(L, W, 1, v, x) != 0) operror(L, "-", 1);
+  return unary(L, op, v, x, W->mode);
 }
 
 /* lg.pow(x, y), v:max(w), ... -> Value or number */
 static int binary_fn (lua_State *L) {
+  const lg_Work *W = getwork(L);
   int op = opindex(L), bad;
   lg_Value *v[2];
   double x[2];
-  if ((bad = operands(L, getwork(L), 2, v, x)) != 0)
+  if ((bad = operands(L, W, 2, v, x)) != 0)
     lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
-  return binary(L, op, v, x);
+  return binary(L, op, v, x, W->mode);
 }
 
 /* __add, __sub, __mul, __div, __pow */
 static int binary_mm (lua_State *L) {
+  const lg_Work *W = getwork(L);
   int op = opindex(L), bad;
   lg_Value *v[2];
   double x[2];
-  if ((bad = operands(L, getwork(L), 2, v, x)) != 0) operror(L, lgI_ops[op].name, bad);
-  return binary(L, op, v, x);
+  if ((bad = operands(L, W, 2, v, x)) != 0) operror(L, lgI_ops[op].name, bad);
+  return binary(L, op, v, x, W->mode);
 }
 
 /* Length of the array at arg, which must be a table. */
@@ -249,6 +273,28 @@ static lg_Value *element (lua_State *L, int arg, lua_Integer i, double *x, const
   return v;
 }
 
+/* nary under no_grad, after the first pass: a leaf holding the result. Reading the lists
+   allocates nothing, so no finalizer can change them before the forward has run; the guards
+   of a recording (one per Value read) come after it. */
+static int naryleaf (lua_State *L, int op, int nlists, uint32_t n) {
+  lg_Work *W = lgL_getwork(L);
+  uint32_t i;
+  double y;
+  for (i = 0; i < n; i++) {
+    element(L, 1 + (int)(i % nlists), i / nlists + 1, &W->x[i], lgI_ops[op].luaname);
+    lua_pop(L, 1);
+  }
+  y = lgI_ops[op].forward((int)n, W->x);
+  for (i = 0; i < n && W->recording; i++) {
+    double x;
+    if (element(L, 1 + (int)(i % nlists), i / nlists + 1, &x, lgI_ops[op].luaname))
+      lgL_addguard(L, LGI_GDATA, lua_gettop(L), 0, 1);
+    lua_pop(L, 1);
+  }
+  lgL_unrecorded(L, y, 1, 0);
+  return 1;
+}
+
 /*
 ** An n-ary node over the lists at args (one list for sum; two, interleaved, for dot), each
 ** of length len. A first pass checks the elements and counts the Values; a second fills
@@ -266,6 +312,7 @@ static int nary (lua_State *L, int op, int nlists, uint32_t len) {
     lua_pop(L, 1);
   }
   if (lgI_reservex(W, n) != LG_OK) lgL_memerror(L);
+  if (W->mode & LGI_NOGRAD) return naryleaf(L, op, nlists, n);
   intable = nvalues > LGC_MAXUV;
   nuv = intable ? 1 : (int)nvalues;
   v = lgL_newnode(L, op, n, nuv);
@@ -640,6 +687,7 @@ int luaopen_luagrad_core (lua_State *L) {
   lgL_setclosure(L, mt, "__index", value_index, methods);
   registerops(L, module, methods, mt);
   lgL_opencompile(L);
+  lgL_openmode(L, module);
   lua_settop(L, module);
   return 1;
 }

@@ -133,5 +133,33 @@ check("lg.compile refuses a graph holding host functions", function ()
   assert(lg.compile(function (r) return r * 2 end)(1) == 2)   -- and compiling still works
 end)
 
+check("under lg.no_grad the outputs are leaves and backward stops there", function ()
+  local r, t = lg.value(2), lg.value(0.5)
+  local x, y = lg.no_grad(lg.polar, r, t)
+  assert(x.op == "leaf" and y.op == "leaf")
+  near(x.data, 2 * math.cos(0.5), 1e-15)
+  near(y.data, 2 * math.sin(0.5), 1e-15)
+  local J = x * r
+  J:backward()
+  near(r.grad, x.data, 1e-15)   -- through J = x * r only
+  assert(t.grad == 0)
+  assert(select("#", lg.no_grad(lg.polar, 1, t)) == 2)
+  errors(function () lg.no_grad(lg.guarded, lg.value(-1)) end, "luagrad.guarded: negative input -1")
+  assert(lg.is_grad_enabled())
+end)
+
+check("under lg.no_grad in a recording, the arguments read are guards", function ()
+  local fg = lg.compile(function (r)
+    local x = lg.no_grad(lg.polar, r, 0)
+    return x * r
+  end)
+  for _, r in ipairs({ 2, 2, 3 }) do
+    local v, dr = fg(r)
+    near(v, r * r, 1e-15)
+    near(dr, r, 1e-15)
+  end
+  assert(fg.recordings == 2)
+end)
+
 print(("%d passed, %d failed"):format(passed, failed))
 return failed
