@@ -304,6 +304,7 @@ describe("lg.compile under the modes", function ()
   for _, c in ipairs({
     { "no_grad", function (x) return lg.no_grad(function () return x * x end) * x end },
     { "stop_gradient", function (x) return lg.stop_gradient(x * x) * x end },
+    { "detach", function (x) return (x * x):detach() * x end },
   }) do
     it("records again when the data read by " .. c[1] .. " changes", function ()
       local fg = lg.compile(c[2])

@@ -501,10 +501,10 @@ static int mod_zero_grad (lua_State *L) {
   return 0;
 }
 
-/* v:detach() -> a new leaf with v's data */
+/* v:detach() -> a new leaf with v's data (inside lg.compile's recording, a read of it) */
 static int value_detach (lua_State *L) {
   lg_Value *v = checkvalue(L, 1, "detach");
-  lgL_newleaf(L, v->data);
+  lgL_unrecorded(L, v->data, 1, 1);
   return 1;
 }
 
