@@ -35,9 +35,11 @@ int lgL_memerror (lua_State *L) {
   return lua_error(L);
 }
 
-/* Raises the error a core call returned: out of memory, or a host function's message. */
+/* Raises the error a core call returned: out of memory, a host function's message, or the
+   NaN that anomaly detection found in a backward. */
 int lgL_coreerror (lua_State *L, int err, lg_Work *W) {
   if (err == LG_EHOST) return luaL_error(L, "luagrad.%s: %s", W->msgfrom, W->msg);
+  if (err == LGI_ENAN) return lgL_nanerror(L, W);
   return lgL_memerror(L);
 }
 
@@ -183,11 +185,16 @@ static lg_Value *binarynode (lua_State *L, int op, lg_Value *a, lg_Value *b, con
   return v;
 }
 
-/* The slow path of an op on operands 1..n, taken when no_grad is on: a leaf holding the
-   result. */
+/* The slow path of an op on operands 1..n, taken when no_grad or anomaly detection is on:
+   under no_grad a leaf holding the result; otherwise the node, checked for NaN. */
 static int moded (lua_State *L, int op, int n, lg_Value *const *v, const double *x, int mode) {
-  (void)v; (void)mode;
-  lgL_unrecorded(L, lgI_ops[op].forward(n, x), 1, n);
+  lg_Value *node;
+  if (mode & LGI_NOGRAD) {
+    lgL_unrecorded(L, lgI_ops[op].forward(n, x), 1, n);
+    return 1;
+  }
+  node = (n == 1) ? unarynode(L, op, v[0], x[0]) : binarynode(L, op, v[0], v[1], x);
+  lgL_anomaly(L, -1, lgI_ops[op].name, &node->data, 1);
   return 1;
 }
 
@@ -339,6 +346,7 @@ static int nary (lua_State *L, int op, int nlists, uint32_t len) {
   }
   lgI_forward(v, W->x);
   lua_settop(L, node);
+  if (W->mode & LGI_ANOMALY) lgL_anomaly(L, node, lgI_ops[op].name, &v->data, 1);
   return 1;
 }
 

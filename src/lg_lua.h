@@ -1,7 +1,7 @@
 /*
 ** lg_lua.h: what the binding's files share (lg_lua.c: Values, ops, fields, methods and
 ** opening the module; lg_lua_host.c: host functions; lg_lua_compile.c: lg.compile;
-** lg_lua_mode.c: no_grad). Only these files include lua.h. Never
+** lg_lua_mode.c: no_grad and anomaly detection). Only these files include lua.h. Never
 ** installed.
 */
 #ifndef LG_LUA_H
@@ -59,12 +59,14 @@ LGI_FUNC void lgL_pushupvalues (lua_State *L);
 LGI_FUNC void lgL_setclosure (lua_State *L, int t, const char *name, lua_CFunction f,
                               int extra);
 
-/* The modes of recording (lg_lua_mode.c): no_grad scopes, stop_gradient. W->mode is
-   nonzero when one is on: the one test an op makes on its fast path. */
+/* The modes of recording (lg_lua_mode.c): no_grad scopes, stop_gradient, anomaly detection.
+   W->mode is nonzero when either is on: the one test an op makes on its fast path. */
 LGI_FUNC void lgL_openmode (lua_State *L, int module);
 LGI_FUNC int lgL_openscope (lua_State *L, int record);
 LGI_FUNC void lgL_closescope (lua_State *L, int idx);
 LGI_FUNC lg_Value *lgL_unrecorded (lua_State *L, double y, int first, int last);
+LGI_FUNC void lgL_anomaly (lua_State *L, int node, const char *opname, const double *y, int ny);
+LGI_FUNC int lgL_nanerror (lua_State *L, lg_Work *W);
 
 /* lg.compile (lg_lua_compile.c) */
 LGI_FUNC int lgL_compile (lua_State *L);

@@ -68,6 +68,7 @@ static int host_fn (lua_State *L) {
   lgC_addparent(L, top, ++uv);
   lgC_endparents(L, top);
   if (lgI_callforward(W, call) != LG_OK) lgL_coreerror(L, LG_EHOST, W);
+  if (W->mode & LGI_ANOMALY) lgL_anomaly(L, top, h->name, lgI_callrec(call)->y, nout);
   for (i = 0; i < nout; i++) {
     lgI_initoutput(lgL_newnode(L, LGI_OUTPUT, 2, 1), call, (uint32_t)i);
     lgC_setparents(L, &top, 1);

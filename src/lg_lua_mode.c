@@ -1,15 +1,19 @@
 /*
 ** lg_lua_mode.c: how ops record. Scopes with recording off or on (lg.no_grad, lg.enable_grad)
-** and stop_gradient.
+** and stop_gradient; and anomaly detection (lg.detect_anomaly): the NaN checks of forward,
+** where each node was made, and the error of a backward whose derivative gave NaN.
 **
-** The mode is a bit of W->mode, which every op tests once on its fast path. The scopes
+** Both modes are bits of W->mode, which every op tests once on its fast path. The scopes
 ** open are a stack in the registry; each token knows its place there, so closing one twice,
-** or after a scope around it, changes nothing.
+** or after a scope around it, changes nothing. Positions live only while detection is on
+** and only as long as their node: a weak-keyed table node -> "file:line".
 */
 #include "lg_lua.h"
 
 #define SCOPE_MT "luagrad.Scope"
 #define SCOPES_KEY "luagrad.scopes"         /* tokens of the scopes open, innermost last */
+/* Weak keys: node userdata -> "file:line", and function -> {line -> "file:line"} */
+#define POSITIONS_KEY "luagrad.positions"
 
 /* A token: its index in the stack of open scopes, and LGI_NOGRAD as it was before it. */
 typedef struct Scope {
@@ -140,11 +144,109 @@ static int mode_stop_gradient (lua_State *L) {
 /* }================================================================== */
 
 
+/* {==================================================================
+** Anomaly detection
+** =================================================================== */
+
+/* Pushes "file:line" of the Lua code running nearest the top of the call stack (so the
+   caller of an op, even through pcall), or "?" when no Lua code is running. The strings
+   are kept in the positions table (at index t) per function and line, so that an op in a
+   loop formats none (formatting was two thirds of an op's cost under detection). */
+static void pushwhere (lua_State *L, int t) {
+  lua_Debug ar;
+  int level;
+  for (level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "fl", &ar);  /* pushes the function */
+    if (ar.currentline > 0) {
+      lua_pushvalue(L, -1);
+      lua_rawget(L, t);  /* the function's lines */
+      if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, t);
+      }
+      lua_rawgeti(L, -1, ar.currentline);
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_getinfo(L, "S", &ar);
+        lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, ar.currentline);
+      }
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushliteral(L, "?");
+}
+
+/* Under anomaly detection, for the node at index node that op opname just made with the
+   ny values y: raises if one is NaN, else records where Lua made it. */
+void lgL_anomaly (lua_State *L, int node, const char *opname, const double *y, int ny) {
+  int i, t;
+  node = lua_absindex(L, node);
+  regtable(L, POSITIONS_KEY, 1);
+  t = lua_gettop(L);
+  for (i = 0; i < ny; i++) {
+    if (y[i] != y[i]) {
+      pushwhere(L, t);
+      luaL_error(L, "luagrad: anomaly: '%s' produced NaN in forward at %s", opname,
+                 lua_tostring(L, -1));
+    }
+  }
+  lua_pushvalue(L, node);
+  pushwhere(L, t);
+  lua_rawset(L, t);
+  lua_pop(L, 1);
+}
+
+/* Raises the error of a backward in which W->bad's derivative gave NaN, with where the node
+   was made (found by a walk over the positions, whose function keys are no userdata: this
+   runs once, for an error). */
+int lgL_nanerror (lua_State *L, lg_Work *W) {
+  const lg_Value *bad = W->bad;
+  int arg = (int)W->badarg + 1;
+  regtable(L, POSITIONS_KEY, 1);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_touserdata(L, -2) == (const void *)bad)
+      luaL_error(L, "luagrad: anomaly: backward of '%s' produced NaN for argument %d "
+                    "(node created at %s)", lgI_opname(bad), arg, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  return luaL_error(L, "luagrad: anomaly: backward of '%s' produced NaN for argument %d "
+                       "(node created while anomaly detection was off)", lgI_opname(bad), arg);
+}
+
+/* lg.detect_anomaly([on]) -> the setting before (with no argument, the current one) */
+static int mode_detect_anomaly (lua_State *L) {
+  lg_Work *W = lgL_getwork(L);
+  int was = (W->mode & LGI_ANOMALY) != 0;
+  if (!lua_isnoneornil(L, 1)) {
+    if (lua_type(L, 1) != LUA_TBOOLEAN) lgL_argerror(L, "detect_anomaly", 1, "boolean");
+    if (lua_toboolean(L, 1)) {
+      regtable(L, POSITIONS_KEY, 1);  /* now, so that it exists before any node needs it */
+      W->mode |= LGI_ANOMALY;
+    }
+    else W->mode &= ~LGI_ANOMALY;
+  }
+  lua_pushboolean(L, was);
+  return 1;
+}
+
+/* }================================================================== */
+
+
 static const luaL_Reg mode_funcs[] = {
   {"no_grad", mode_no_grad},
   {"enable_grad", mode_enable_grad},
   {"is_grad_enabled", mode_is_grad_enabled},
   {"stop_gradient", mode_stop_gradient},
+  {"detect_anomaly", mode_detect_anomaly},
   {NULL, NULL}
 };
 

@@ -161,5 +161,29 @@ check("under lg.no_grad in a recording, the arguments read are guards", function
   assert(fg.recordings == 2)
 end)
 
+-- "file:line" of the line that calls it
+local function here ()
+  local info = debug.getinfo(2, "Sl")
+  return info.short_src .. ":" .. info.currentline
+end
+
+check("anomaly detection names a host function that gives NaN, and where", function ()
+  lg.detect_anomaly(true)
+  local r = lg.value(0 / 0)
+  local at, f = here(), function () local _ = lg.polar(r, 1) end
+  errors(f, "luagrad: anomaly: 'polar' produced NaN in forward at " .. at)
+  local x = lg.value(0)
+  local g
+  at, g = here(), lg.guarded(x)   -- its vjp gives 0 * 0.5 / 0: NaN
+  local y = g * 0 + x
+  x.grad = 7
+  errors(function () y:backward() end, "luagrad: anomaly: backward of 'guarded' produced " ..
+         "NaN for argument 1 (node created at " .. at .. ")")
+  assert(x.grad == 7 and g.grad == 0 and y.grad == 0)
+  lg.detect_anomaly(false)
+  y:backward()
+  assert(x.grad ~= x.grad and y.grad == 1)
+end)
+
 print(("%d passed, %d failed"):format(passed, failed))
 return failed
