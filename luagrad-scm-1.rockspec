@@ -25,7 +25,7 @@ build = {
   modules = {
     ["luagrad.core"] = {
       sources = { "src/lg_lua.c", "src/lg_lua_host.c", "src/lg_lua_compile.c",
-                  "src/lg_lua_grad.c", "src/lg_lua_custom.c",
+                  "src/lg_lua_grad.c", "src/lg_lua_custom.c", "src/lg_lua_mode.c",
                   "src/lg_ops.c", "src/lg_graph.c", "src/lg_arena.c",
                   "src/lg_dot.c", "src/lg_call.c", "src/lg_tape.c",
                   "src/lg_noembed.c" },

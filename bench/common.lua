@@ -161,7 +161,7 @@ end
 
 -- A backend: how leaves are made and the ops that are functions rather than operators.
 -- plain: Lua numbers (forward only); floor, floorchk: bench/floor.c (forward only);
--- luagrad: the real thing.
+-- luagrad: the real thing; anomaly: luagrad with lg.detect_anomaly(true).
 local function listsum (xs)
   local s = 0.0
   for i = 1, #xs do s = s + xs[i] end
@@ -190,8 +190,9 @@ function M.backend (name)
     local f = require(name)
     return {value = f.value, tanh = f.tanh, exp = f.exp, relu = f.relu, sum = f.sum,
             dot = f.dot, data = f.data}
-  elseif name == "luagrad" then
+  elseif name == "luagrad" or name == "anomaly" then
     local lg = require("luagrad")
+    lg.detect_anomaly(name == "anomaly")
     return {value = lg.value, tanh = lg.tanh, exp = lg.exp, relu = lg.relu, sum = lg.sum,
             dot = lg.dot, data = function (v) return v.data end, zero_grad = lg.zero_grad,
             grad = true}

@@ -2,7 +2,8 @@
 --   lua5.4 bench/lua_bench.lua BACKEND GC WORKLOAD SIZE [W3DATA]
 -- BACKEND: plain (Lua numbers, forward only), floor (the least a C-backed Value op can cost,
 -- forward only), floorchk (the floor plus the two operand checks soundness needs), luagrad,
--- compiled (luagrad's lg.compile: recorded once, then replayed; W1-W3 only).
+-- anomaly (luagrad with lg.detect_anomaly(true)), compiled (luagrad's lg.compile: recorded
+-- once, then replayed; W1-W3 only).
 -- GC: inc or gen (set explicitly), or - (left alone). WORKLOAD: w1 (SIZE reps), w2 (SIZE
 -- ops), w3bin / w3dot (SIZE steps), w4 (SIZE ops). Prints one RESULT line (bench/common.lua)
 -- for bench/run.lua.

@@ -17,12 +17,13 @@ local QUICK, SMOKE = env("BENCH_QUICK") == "1", env("BENCH_SMOKE") == "1"
 local cfg = {rounds = 5, w1 = 200000, w2 = {1e4, 1e5, 1e6}, w3 = 20, w4 = 1e6,
              torch = {w1 = 20000, w2 = {1e4, 1e5}, w3scalar = 2, w3batched = 20},
              cg = {K1 = 1000, K2 = 5000, gcs = {"inc", "gen"},
-                   backends = {"plain", "floor", "floorchk", "luagrad"},
+                   backends = {"plain", "floor", "floorchk", "luagrad", "anomaly"},
                    cases = {"leaf", "mul", "mulk", "add", "tanh", "method", "w1", "w1bwd", "bwd"}}}
 if QUICK then
   cfg = {rounds = 3, w1 = 50000, w2 = {1e4, 1e5}, w3 = 5, w4 = 2e5,
          torch = {w1 = 2000, w2 = {1e4}, w3scalar = 1, w3batched = 5},
-         cg = {K1 = 500, K2 = 2500, gcs = {"inc", "gen"}, backends = {"plain", "floor", "luagrad"},
+         cg = {K1 = 500, K2 = 2500, gcs = {"inc", "gen"},
+               backends = {"plain", "floor", "luagrad", "anomaly"},
                cases = {"mul", "w1", "w1bwd", "bwd"}}}
 elseif SMOKE then
   cfg = {rounds = 1, w1 = 2000, w2 = {3000}, w3 = 2, w4 = 2e4, torch = false, cg = false}
@@ -31,7 +32,7 @@ cfg.rounds = tonumber(env("BENCH_ROUNDS")) or cfg.rounds
 if env("BENCH_TORCH") == "0" then cfg.torch = false end
 if env("BENCH_CALLGRIND") == "0" then cfg.cg = false end
 
-local LUA_BACKENDS = {"luagrad", "compiled", "floor", "floorchk", "plain"}
+local LUA_BACKENDS = {"luagrad", "anomaly", "compiled", "floor", "floorchk", "plain"}
 local GCS = {"inc", "gen"}
 local luaenv = fmt("LUA_PATH='%s/bench/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;;' " ..
                    "LUA_CPATH='%s/lua/?.so;%s/bench/?.so;;' ", src, src, src, build, build)
@@ -129,7 +130,8 @@ local function jobs ()
     end
     for _, b in ipairs(LUA_BACKENDS) do
       for _, gc in ipairs(GCS) do
-        if not (b == "compiled" and wl == "w4") then  -- a chain has nothing to replay
+        if not (b == "compiled" and wl == "w4")  -- a chain has nothing to replay
+           and not (b == "anomaly" and wl ~= "w1" and wl ~= "w2") then  -- its cost: W1, W2
           list[#list + 1] = fmt("%slua5.4 %s/bench/lua_bench.lua %s %s %s %s", luaenv, src, b,
                                 gc, wl, n)
         end
@@ -231,7 +233,8 @@ end
 local IMPLS = {{"C", "-", "C by hand (b)"}, {"core", "-", "luagrad core from C"}}
 for _, b in ipairs(LUA_BACKENDS) do
   for _, gc in ipairs(GCS) do
-    local name = ({luagrad = "luagrad", compiled = "luagrad compiled",
+    local name = ({luagrad = "luagrad", anomaly = "luagrad anomaly on",
+                   compiled = "luagrad compiled",
                    floor = "floor (c)", floorchk = "floor+checks",
                    plain = "plain Lua (a)"})[b]
     IMPLS[#IMPLS + 1] = {b, gc, name}
@@ -365,8 +368,9 @@ if has_vg then
   for _, b in ipairs(cfg.cg.backends) do
     for _, gc in ipairs(cfg.cg.gcs) do
       for _, case in ipairs(cfg.cg.cases) do
+        local graphs = b == "luagrad" or b == "anomaly"
         local skip = (b == "plain" and case == "method")
-                     or (b ~= "luagrad" and (case == "w1bwd" or case == "bwd"))
+                     or (not graphs and (case == "w1bwd" or case == "bwd"))
         if not skip then
           local f1 = fmt("%s/%s-%s-%s-%d.out", dir, b, gc, case, K1)
           local f2 = fmt("%s/%s-%s-%s-%d.out", dir, b, gc, case, K2)
@@ -396,7 +400,7 @@ if has_vg then
   for _, gc in ipairs(cfg.cg.gcs) do
     for _, b in ipairs(cfg.cg.backends) do
       head[#head + 1] = ({plain = "plain", floor = "floor", floorchk = "+chk",
-                          luagrad = "luagrad"})[b] .. " " .. gc
+                          luagrad = "luagrad", anomaly = "anomaly"})[b] .. " " .. gc
       widths[#widths + 1] = #head[#head]
     end
     head[#head + 1] = "lg/floor"
@@ -517,6 +521,30 @@ local function ratios (title, f)
 end
 ratios("Ratios within rounds (medians), W2 forward: luagrad / floor (c)", "floor")
 ratios("W2 forward: luagrad / plain Lua (a)", "plain")
+say("Anomaly detection: on / off, within rounds (medians)")
+for _, gc in ipairs(GCS) do
+  local function onoff (wl, metric)
+    return roundratio(function (rec)
+      local on, off = rec[fmt("anomaly|%s|%s", gc, wl)], rec[fmt("luagrad|%s|%s", gc, wl)]
+      return on and off and on[metric] / off[metric]
+    end) or 0 / 0
+  end
+  local parts = {fmt("W1 fwd %.2fx, fwd+bwd %.2fx", onoff("w1", "fwd_us"), onoff("w1", "total_us"))}
+  for _, n in ipairs(cfg.w2) do
+    local wl = fmt("w2:%d", n)
+    parts[#parts + 1] = fmt("W2 N=%g fwd %.2fx, bwd %.2fx, bytes %.2fx", n, onoff(wl, "fwd_ns"),
+                            onoff(wl, "bwd_ns"), onoff(wl, "node_bytes"))
+  end
+  say("  %s: %s", gc, concat(parts, "; "))
+  for _, case in ipairs({"mul", "w1bwd", "bwd"}) do
+    local on, off = cg["anomaly|" .. gc .. "|" .. case], cg["luagrad|" .. gc .. "|" .. case]
+    if on and off then
+      say("  %s: instructions per %s: %.0f on, %.0f off, %.2fx", gc,
+          ({mul = "a * b", w1bwd = "W1 fwd+bwd rep", bwd = "backward node"})[case], on, off,
+          on / off)
+    end
+  end
+end
 say("")
 
 -- ---- where the cost goes -----------------------------------------------------------------

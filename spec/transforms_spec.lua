@@ -224,6 +224,18 @@ describe("lg.jvp and lg.vjp", function ()
   end)
 end)
 
+describe("transforms under lg.no_grad", function ()
+  it("still record their function, as torch.func's do", function ()
+    local d2 = lg.no_grad(function ()
+      return lg.grad(lg.grad(function (x) return x ^ 3 end))(2)
+    end)
+    assert.are.equal(12, d2)
+    local H = lg.no_grad(lg.hessian(function (v) return v[1] * v[2] end), { 1, 2 })
+    assert.are.same({ { 0, 1 }, { 1, 0 } }, H)
+    assert.is_true(lg.is_grad_enabled())
+  end)
+end)
+
 describe("nested transforms", function ()
   it("a Hessian-vector product, forward over reverse, equals the Hessian times v", function ()
     local f = function (x) return x[1] ^ 2 * x[2] + lg.exp(x[1] * x[2]) end

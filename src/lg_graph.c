@@ -152,28 +152,49 @@ static void abandonsweep (lg_Work *W) {
   lgI_unmark(W);
 }
 
+/* Does a partial that v's derivative left in W->x[n .. 2n-1] read NaN for an argument that
+   is a Value (a constant's partial is never used)? Then W->bad and W->badarg say where. */
+static int nanpartial (lg_Work *W, lg_Value *v) {
+  uint32_t i;
+  for (i = 0; i < v->n; i++) {
+    double d = W->x[v->n + i];
+    if (d != d && !lgI_isconst(v, i)) {
+      W->bad = v;
+      W->badarg = i;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* Pushes every node's adjoint to its parents', children first. A host function's vjp may
-   fail: then the sweep is abandoned (no adjoint or mark left) and its error returned. */
+   fail, or (under anomaly detection) a derivative give NaN: then the sweep is abandoned (no
+   adjoint or mark left) and the error returned. */
 static int pushall (lg_Work *W) {
   size_t i;
   for (i = W->count; i-- > 0; ) {
     lg_Value *v = W->order[i];
-    if (v->op == LGI_OUTPUT) lgI_outputbackward(v);
-    else if (v->op == LGI_CALL) {
-      int err = lgI_callbackward(W, v);
-      if (err != LG_OK) {
-        abandonsweep(W);
-        return err;
-      }
+    int err = LG_OK;
+    if (v->op == LGI_OUTPUT) lgI_outputbackward(v);  /* passes its adjoint on unchanged */
+    else {
+      if (v->op == LGI_CALL) err = lgI_callbackward(W, v);
+      else if (v->n > 0) pushadjoint(v, W->x);
+      if (err == LG_OK && (W->mode & LGI_ANOMALY) && nanpartial(W, v)) err = LGI_ENAN;
     }
-    else if (v->n > 0) pushadjoint(v, W->x);
+    if (err != LG_OK) {
+      abandonsweep(W);
+      return err;
+    }
   }
   return LG_OK;
 }
 
-/* A graph with host functions: every adjoint is computed before any grad changes (a failed
-   backward leaves every grad as it was). */
-static int sweepcalls (lg_Work *W) {
+/*
+** A graph with host functions, or under anomaly detection: a vjp may fail, or a derivative
+** give NaN, so adjoints are all computed before any grad changes (a failed backward leaves
+** every grad as it was).
+*/
+static int sweepchecked (lg_Work *W) {
   size_t i;
   int err = pushall(W);
   if (err != LG_OK) return err;
@@ -184,7 +205,7 @@ static int sweepcalls (lg_Work *W) {
 /*
 ** Adjoints accumulate in the scratch field adj and are added to grad at the end, so a
 ** second backward adds the same amounts again, for intermediates as for leaves. Built-in
-** ops cannot fail, so without host functions one pass does both.
+** ops cannot fail, so without host functions or anomaly detection one pass does both.
 */
 int lgI_backward (lg_Work *W, lg_Value *root, double seed) {
   size_t i;
@@ -195,7 +216,7 @@ int lgI_backward (lg_Work *W, lg_Value *root, double seed) {
     return LG_EMEM;
   }
   root->adj = seed;
-  if (W->hascall) return sweepcalls(W);
+  if (W->hascall || (W->mode & LGI_ANOMALY)) return sweepchecked(W);
   for (i = W->count; i-- > 0; ) {  /* children before parents */
     lg_Value *v = W->order[i];
     if (v->n > 0) pushadjoint(v, W->x);

@@ -178,7 +178,14 @@ typedef struct lg_Work {
   int busy;                          /* a sweep holds these buffers (callbacks may run) */
   void *ctx;                         /* the caller's context for host callbacks (the
                                         binding's lua_State during a sweep) */
+  int mode;                          /* LGI_NOGRAD | LGI_ANOMALY, set by the binding */
+  const void *mt;                    /* the binding's Value metatable: operand checks */
+  lg_Value *bad;                     /* LGI_ENAN: the node whose derivative gave NaN */
+  uint32_t badarg;                   /* and for which of its arguments */
 } lg_Work;
+
+#define LGI_NOGRAD 1    /* ops make leaves, not nodes (lg.no_grad): the binding's alone */
+#define LGI_ANOMALY 2   /* backward checks every derivative for NaN (lg.detect_anomaly) */
 
 LGI_FUNC void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud);
 LGI_FUNC void lgI_workfree (lg_Work *W);
@@ -192,6 +199,9 @@ LGI_FUNC int lgI_toposort (lg_Work *W, lg_Value *root);
 /* The same over several roots: every node any of them depends on, once. */
 LGI_FUNC int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots);
 LGI_FUNC void lgI_unmark (lg_Work *W);
+/* Under LGI_ANOMALY, LGI_ENAN: the derivative of W->bad gave NaN for argument W->badarg
+   (and, as for any failure, no grad changed). */
+#define LGI_ENAN 101
 LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
 /* grads[j] := d(sum of seeds[i] * outs[i]) / d(ins[j]); no grad changes. */
 LGI_FUNC int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds,

@@ -35,9 +35,11 @@ int lgL_memerror (lua_State *L) {
   return lua_error(L);
 }
 
-/* Raises the error a core call returned: out of memory, or a host function's message. */
+/* Raises the error a core call returned: out of memory, a host function's message, or the
+   NaN that anomaly detection found in a backward. */
 int lgL_coreerror (lua_State *L, int err, lg_Work *W) {
   if (err == LG_EHOST) return luaL_error(L, "luagrad.%s: %s", W->msgfrom, W->msg);
+  if (err == LGI_ENAN) return lgL_nanerror(L, W);
   return lgL_memerror(L);
 }
 
@@ -72,6 +74,8 @@ lg_Work *lgL_newwork (lua_State *L) {
   lg_Work *W = (lg_Work *)lgC_newuserdata(L, sizeof(lg_Work), 0);
   lgI_workinit(W, shared->allocf, shared->ud);
   W->ctx = L;
+  W->mode = shared->mode;   /* what ops made meanwhile must honour */
+  W->mt = shared->mt;
   lua_getmetatable(L, UV_WORK);  /* its __gc frees the buffers */
   lua_setmetatable(L, -2);
   return W;
@@ -171,19 +175,19 @@ static int opindex (lua_State *L) {  /* upvalue 4: the op's row, as a light user
 }
 
 /*
-** Operands 1 and 2 of a binary op, each a Value (set in v[i], its data in x[i]) or a
-** number (v[i] NULL); returns 0, or the index of an operand that is neither. It is
-** lgL_operand twice, with the metatable's address fetched once and the stack restored
-** once: the hot path of every operator.
+** Operands 1..n (n = 1 or 2) of an op, each a Value (set in v[i], its data in x[i]) or a
+** number (v[i] NULL); returns 0, or the index of an operand that is neither. The hot path of
+** every operator: a Value is known by the address of its metatable, which W keeps (the
+** metatable lives as long as the state: the registry and the module's functions hold it),
+** and the stack is restored once. The caller reads W->mode from the same W.
 */
-static int operands (lua_State *L, lg_Value **v, double *x) {
-  const void *mt = lua_topointer(L, UV_MT);
+static int operands (lua_State *L, const lg_Work *W, int n, lg_Value **v, double *x) {
   int top = lua_gettop(L), i;
-  for (i = 0; i < 2; i++) {
+  for (i = 0; i < n; i++) {
     int t = lua_type(L, i + 1);
     v[i] = NULL;
     if (t == LUA_TNUMBER) x[i] = (double)lua_tonumber(L, i + 1);
-    else if (t == LUA_TUSERDATA && lua_getmetatable(L, i + 1) && lua_topointer(L, -1) == mt) {
+    else if (t == LUA_TUSERDATA && lua_getmetatable(L, i + 1) && lua_topointer(L, -1) == W->mt) {
       v[i] = (lg_Value *)lua_touserdata(L, i + 1);
       x[i] = v[i]->data;
     }
@@ -196,37 +200,67 @@ static int operands (lua_State *L, lg_Value **v, double *x) {
   return 0;
 }
 
-/* Pushes the result of a unary op on the operand at stack index ia (already checked). */
-static int unary (lua_State *L, int op, lg_Value *a, double x, int ia) {
-  lg_Value *v;
-  if (a == NULL) {
-    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(1, &x));
-    return 1;
-  }
-  v = lgL_newnode(L, op, 1, 1);
+#define getwork(L) ((const lg_Work *)lua_touserdata(L, UV_WORK))  /* without lgL_getwork's */
+
+/* Pushes a node of unary op on the Value a (the operand at stack index f: 1 for an op
+   called from Lua). */
+static lg_Value *unarynode (lua_State *L, int op, lg_Value *a, double x, int f) {
+  lg_Value *v = lgL_newnode(L, op, 1, 1);
   lgI_setarg(v, 0, a);
   v->data = lgI_ops[op].forward(1, &x);
-  lgC_setparents(L, &ia, 1);
-  return 1;
+  lgC_setparents(L, &f, 1);
+  return v;
 }
 
-/* Pushes the result of a binary op on the operands at stack indices ia and ib (already
-   checked). */
-static int binary (lua_State *L, int op, lg_Value *a, lg_Value *b, const double *x,
-                   int ia, int ib) {
+/* Pushes a node of binary op on the operands at f and f + 1, at least one a Value. */
+static lg_Value *binarynode (lua_State *L, int op, lg_Value *a, lg_Value *b, const double *x,
+                             int f) {
   lg_Value *v;
   int parent[2], np = 0;   /* stack indices of the Value operands */
-  if (a == NULL && b == NULL) {
-    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(2, x));
-    return 1;
-  }
-  if (a != NULL) parent[np++] = ia;
-  if (b != NULL) parent[np++] = ib;
+  if (a != NULL) parent[np++] = f;
+  if (b != NULL) parent[np++] = f + 1;
   v = lgL_newnode(L, op, 2, np);
   if (a != NULL) lgI_setarg(v, 0, a); else lgI_setconst(v, 0, x[0]);
   if (b != NULL) lgI_setarg(v, 1, b); else lgI_setconst(v, 1, x[1]);
   v->data = lgI_ops[op].forward(2, x);
   lgC_setparents(L, parent, np);
+  return v;
+}
+
+/* The slow path of an op on operands f..f+n-1, taken when no_grad or anomaly detection is
+   on: under no_grad a leaf holding the result; otherwise the node, checked for NaN. */
+static int moded (lua_State *L, int op, int n, lg_Value *const *v, const double *x, int mode,
+                  int f) {
+  lg_Value *node;
+  if (mode & LGI_NOGRAD) {
+    lgL_unrecorded(L, lgI_ops[op].forward(n, x), f, f + n - 1);
+    return 1;
+  }
+  node = (n == 1) ? unarynode(L, op, v[0], x[0], f) : binarynode(L, op, v[0], v[1], x, f);
+  lgL_anomaly(L, -1, lgI_ops[op].name, &node->data, 1);
+  return 1;
+}
+
+/* Pushes the result of a unary op on the operand at f (already checked); mode is
+   W->mode. */
+static int unary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode, int f) {
+  if (v[0] == NULL) {
+    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(1, x));
+    return 1;
+  }
+  if (mode != 0) return moded(L, op, 1, v, x, mode, f);
+  unarynode(L, op, v[0], x[0], f);
+  return 1;
+}
+
+/* Pushes the result of a binary op on the operands at f and f + 1 (already checked). */
+static int binary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode, int f) {
+  if (v[0] == NULL && v[1] == NULL) {
+    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(2, x));
+    return 1;
+  }
+  if (mode != 0) return moded(L, op, 2, v, x, mode, f);
+  binarynode(L, op, v[0], v[1], x, f);
   return 1;
 }
 
@@ -235,53 +269,61 @@ static int binary (lua_State *L, int op, lg_Value *a, lg_Value *b, const double 
 void lgL_apply (lua_State *L, int op, int ia, int ib) {
   lg_Value *v[2];
   double x[2];
+  int n = lgI_ops[op].arity, f, i;
   ia = lua_absindex(L, ia);
   ib = lua_absindex(L, ib);
   luaL_checkstack(L, 4, "derivative too large");
-  if (!lgL_operand(L, ia, &v[0], &x[0])) operror(L, lgI_ops[op].name, 1);
-  if (lgI_ops[op].arity == 1) {
-    unary(L, op, v[0], x[0], ia);
-    return;
+  lua_pushvalue(L, ia);   /* the operands side by side, as an op called from Lua has them */
+  if (n == 2) lua_pushvalue(L, ib);
+  f = lua_gettop(L) - n + 1;
+  for (i = 0; i < n; i++) {
+    if (!lgL_operand(L, f + i, &v[i], &x[i])) operror(L, lgI_ops[op].name, i + 1);
   }
-  if (!lgL_operand(L, ib, &v[1], &x[1])) operror(L, lgI_ops[op].name, 2);
-  binary(L, op, v[0], v[1], x, ia, ib);
+  if (n == 1) unary(L, op, v, x, lgL_getwork(L)->mode, f);
+  else binary(L, op, v, x, lgL_getwork(L)->mode, f);
+  lua_replace(L, f);
+  lua_settop(L, f);
 }
 
 /* lg.exp(x), v:exp(), ... -> Value or number */
 static int unary_fn (lua_State *L) {
+  const lg_Work *W = getwork(L);
   int op = opindex(L);
-  lg_Value *a;
-  double x;
-  if (!lgL_operand(L, 1, &a, &x)) lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
-  return unary(L, op, a, x, 1);
+  lg_Value *v[1];
+  double x[1];
+  if (operands(L, W, 1, v, x) != 0) lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
+  return unary(L, op, v, x, W->mode, 1);
 }
 
 /* __unm (Lua passes the operand twice) */
 static int unary_mm (lua_State *L) {
+  const lg_Work *W = getwork(L);
   int op = opindex(L);
-  lg_Value *a;
-  double x;
-  if (!lgL_operand(L, 1, &a, &x)) operror(L, "-", 1);
-  return unary(L, op, a, x, 1);
+  lg_Value *v[1];
+  double x[1];
+  if (operands(L, W, 1, v, x) != 0) operror(L, "-", 1);
+  return unary(L, op, v, x, W->mode, 1);
 }
 
 /* lg.pow(x, y), v:max(w), ... -> Value or number */
 static int binary_fn (lua_State *L) {
+  const lg_Work *W = getwork(L);
   int op = opindex(L), bad;
   lg_Value *v[2];
   double x[2];
-  if ((bad = operands(L, v, x)) != 0)
+  if ((bad = operands(L, W, 2, v, x)) != 0)
     lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
-  return binary(L, op, v[0], v[1], x, 1, 2);
+  return binary(L, op, v, x, W->mode, 1);
 }
 
 /* __add, __sub, __mul, __div, __pow */
 static int binary_mm (lua_State *L) {
+  const lg_Work *W = getwork(L);
   int op = opindex(L), bad;
   lg_Value *v[2];
   double x[2];
-  if ((bad = operands(L, v, x)) != 0) operror(L, lgI_ops[op].name, bad);
-  return binary(L, op, v[0], v[1], x, 1, 2);
+  if ((bad = operands(L, W, 2, v, x)) != 0) operror(L, lgI_ops[op].name, bad);
+  return binary(L, op, v, x, W->mode, 1);
 }
 
 /* Length of the array at arg, which must be a table. */
@@ -303,6 +345,28 @@ static lg_Value *element (lua_State *L, int arg, lua_Integer i, double *x, const
   return v;
 }
 
+/* nary under no_grad, after the first pass: a leaf holding the result. Reading the lists
+   allocates nothing, so no finalizer can change them before the forward has run; the guards
+   of a recording (one per Value read) come after it. */
+static int naryleaf (lua_State *L, int op, int nlists, uint32_t n) {
+  lg_Work *W = lgL_getwork(L);
+  uint32_t i;
+  double y;
+  for (i = 0; i < n; i++) {
+    element(L, 1 + (int)(i % nlists), i / nlists + 1, &W->x[i], lgI_ops[op].luaname);
+    lua_pop(L, 1);
+  }
+  y = lgI_ops[op].forward((int)n, W->x);
+  for (i = 0; i < n && W->recording; i++) {
+    double x;
+    if (element(L, 1 + (int)(i % nlists), i / nlists + 1, &x, lgI_ops[op].luaname))
+      lgL_addguard(L, LGI_GDATA, lua_gettop(L), 0, 1);
+    lua_pop(L, 1);
+  }
+  lgL_unrecorded(L, y, 1, 0);
+  return 1;
+}
+
 /*
 ** An n-ary node over the lists at args (one list for sum; two, interleaved, for dot), each
 ** of length len. A first pass checks the elements and counts the Values; a second fills
@@ -320,6 +384,7 @@ static int nary (lua_State *L, int op, int nlists, uint32_t len) {
     lua_pop(L, 1);
   }
   if (lgI_reservex(W, n) != LG_OK) lgL_memerror(L);
+  if (W->mode & LGI_NOGRAD) return naryleaf(L, op, nlists, n);
   intable = nvalues > LGC_MAXUV;
   nuv = intable ? 1 : (int)nvalues;
   v = lgL_newnode(L, op, n, nuv);
@@ -346,6 +411,7 @@ static int nary (lua_State *L, int op, int nlists, uint32_t len) {
   }
   lgI_forward(v, W->x);
   lua_settop(L, node);
+  if (W->mode & LGI_ANOMALY) lgL_anomaly(L, node, lgI_ops[op].name, &v->data, 1);
   return 1;
 }
 
@@ -464,7 +530,7 @@ static int compare (lua_State *L, const char *opname, int orequal) {
   lg_Value *v[2];
   double x[2];
   int result, bad;
-  if ((bad = operands(L, v, x)) != 0) operror(L, opname, bad);
+  if ((bad = operands(L, getwork(L), 2, v, x)) != 0) operror(L, opname, bad);
   result = orequal ? x[0] <= x[1] : x[0] < x[1];
   if (lgL_getwork(L)->recording) lgL_addguard(L, orequal ? LGI_GLE : LGI_GLT, 1, 2, result);
   lua_pushboolean(L, result);
@@ -530,10 +596,10 @@ static int mod_zero_grad (lua_State *L) {
   return 0;
 }
 
-/* v:detach() -> a new leaf with v's data */
+/* v:detach() -> a new leaf with v's data (inside lg.compile's recording, a read of it) */
 static int value_detach (lua_State *L) {
   lg_Value *v = checkvalue(L, 1, "detach");
-  lgL_newleaf(L, v->data);
+  lgL_unrecorded(L, v->data, 1, 1);
   return 1;
 }
 
@@ -656,6 +722,7 @@ void lgL_pushupvalues (lua_State *L) {
   }
   lua_rawgeti(L, -1, 1);
   lua_remove(L, -2);
+  ((lg_Work *)lua_touserdata(L, -1))->mt = lua_topointer(L, -2);
   lgL_weaktable(L, LABELS_KEY, "k");
 }
 
@@ -719,6 +786,7 @@ int luaopen_luagrad_core (lua_State *L) {
   lgL_opencompile(L);
   lgL_opengrad(L, module);
   lgL_opencustom(L, module);
+  lgL_openmode(L, module);
   lua_settop(L, module);
   return 1;
 }

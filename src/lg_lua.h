@@ -1,7 +1,8 @@
 /*
 ** lg_lua.h: what the binding's files share (lg_lua.c: Values, ops, fields, methods and
-** opening the module; lg_lua_host.c: host functions; lg_lua_compile.c: lg.compile). Only
-** these files include lua.h. Never installed.
+** opening the module; lg_lua_host.c: host functions; lg_lua_compile.c: lg.compile;
+** lg_lua_mode.c: no_grad and anomaly detection). Only these files include lua.h. Never
+** installed.
 */
 #ifndef LG_LUA_H
 #define LG_LUA_H
@@ -82,6 +83,15 @@ LGI_FUNC int lgL_optboolean (lua_State *L, int t, const char *field, const char 
 LGI_FUNC int lgL_backwardgraph (lua_State *L);
 LGI_FUNC void lgL_pushgradvalue (lua_State *L, lg_Value *v, int vi);
 LGI_FUNC void lgL_opengrad (lua_State *L, int module);
+
+/* The modes of recording (lg_lua_mode.c): no_grad scopes, stop_gradient, anomaly detection.
+   W->mode is nonzero when either is on: the one test an op makes on its fast path. */
+LGI_FUNC void lgL_openmode (lua_State *L, int module);
+LGI_FUNC int lgL_openscope (lua_State *L, int record);
+LGI_FUNC void lgL_closescope (lua_State *L, int idx);
+LGI_FUNC lg_Value *lgL_unrecorded (lua_State *L, double y, int first, int last);
+LGI_FUNC void lgL_anomaly (lua_State *L, int node, const char *opname, const double *y, int ny);
+LGI_FUNC int lgL_nanerror (lua_State *L, lg_Work *W);
 
 /* lg.compile (lg_lua_compile.c) */
 LGI_FUNC int lgL_compile (lua_State *L);

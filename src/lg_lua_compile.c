@@ -193,7 +193,9 @@ static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards)
 }
 
 /* Runs f on fresh leaves for the arguments at 2..top, recording guards, and makes the
-   tape. Leaves the anchors and shape as user values of c (at index 1). */
+   tape. Leaves the anchors and shape as user values of c (at index 1). f runs with
+   recording on whatever scope fg was called in (fg returns numbers: an outer no_grad has
+   nothing to stop), as torch.func.grad ignores an outer no_grad. */
 static void record (lua_State *L, Compiled *c) {
   lg_Work *W = lgL_getwork(L);
   int i, nargs = lua_gettop(L) - 1, inputs, shape, guards, status;
@@ -206,6 +208,8 @@ static void record (lua_State *L, Compiled *c) {
   lgC_getiuservalue(L, 1, 1);  /* f */
   luaL_checkstack(L, nargs + 4, "too many arguments");
   for (i = 2; i <= nargs + 1; i++) makeleaves(L, i, i, inputs, shape, 0);
+  lgL_openscope(L, 1);  /* at guards + 2 once the outer guards are below it */
+  lua_insert(L, guards + 1);
   lua_getfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);  /* an outer recording's, restored below */
   lua_insert(L, guards + 1);
   lua_pushvalue(L, guards);
@@ -213,6 +217,7 @@ static void record (lua_State *L, Compiled *c) {
   W->recording++;
   status = lua_pcall(L, nargs, 1, 0);
   W->recording--;
+  lgL_closescope(L, guards + 2);
   lua_pushvalue(L, guards + 1);
   lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
   if (status != LUA_OK) lua_error(L);

@@ -13,14 +13,26 @@ typedef struct HostFunc {
 } HostFunc;
 
 
-/* Pushes the outputs of h on all-number arguments x, as numbers. */
-static int callnumbers (lua_State *L, const HostFunc *h, lg_Work *W) {
-  int j, nin = h->f.nin;
-  double *y = W->x + nin;
-  int err = lgI_hostforward(W, &h->f, W->x, y);
+/*
+** Runs h on the data of its arguments and pushes its outputs, with no call node: numbers (all
+** arguments numbers), or under no_grad leaves. The leaves and a recording's guards are made
+** before the run, since making them may run a finalizer that uses W->x.
+*/
+static int callplain (lua_State *L, const HostFunc *h, lg_Work *W, int leaves) {
+  int i, nin = h->f.nin, nout = h->f.nout, first = lua_gettop(L) + 1, err;
+  lg_Value *a;
+  if (leaves) {
+    lgL_unrecorded(L, 0.0, 1, nin);  /* the first, with a guard per Value if recording */
+    for (i = 1; i < nout; i++) lgL_newleaf(L, 0.0);
+  }
+  for (i = 1; i <= nin; i++) lgL_operand(L, i, &a, &W->x[i - 1]);
+  err = lgI_hostforward(W, &h->f, W->x, W->x + nin);
   if (err != LG_OK) lgL_coreerror(L, err, W);
-  for (j = 0; j < h->f.nout; j++) lua_pushnumber(L, (lua_Number)y[j]);
-  return h->f.nout;
+  for (i = 0; i < nout; i++) {
+    if (leaves) ((lg_Value *)lua_touserdata(L, first + i))->data = W->x[nin + i];
+    else lua_pushnumber(L, (lua_Number)W->x[nin + i]);
+  }
+  return nout;
 }
 
 /*
@@ -79,18 +91,17 @@ int lgL_callargs (lua_State *L, const char *fn, int nin) {
 /* lg.<name>(x1, ..., xn) -> y1, ..., ym: one call node, m output Values */
 static int host_fn (lua_State *L) {
   const HostFunc *h = (const HostFunc *)lua_touserdata(L, UV_EXTRA);
-  int i, nin = h->f.nin, nout = h->f.nout, nvalues = lgL_callargs(L, h->name, nin);
+  int nin = h->f.nin, nout = h->f.nout, nvalues = lgL_callargs(L, h->name, nin), top;
   lg_Work *W = lgL_usework(L);
-  lg_Value *call, *a;
+  lg_Value *call;
   if (lgI_reservex(W, 2 * (size_t)nin + (size_t)nout) != LG_OK) lgL_memerror(L);
   luaL_checkstack(L, nout + 2, "too many results");
-  if (nvalues == 0) {
-    for (i = 1; i <= nin; i++) lgL_operand(L, i, &a, &W->x[i - 1]);
-    return callnumbers(L, h, W);
-  }
+  if (nvalues == 0 || (W->mode & LGI_NOGRAD)) return callplain(L, h, W, nvalues > 0);
   call = lgL_newcall(L, &h->f, lgC_newuserdata(L, lgI_callsize(nin, nout), nvalues + 1),
                      nvalues, UV_EXTRA);
+  top = lua_gettop(L);
   if (lgI_callforward(W, call) != LG_OK) lgL_coreerror(L, LG_EHOST, W);
+  if (W->mode & LGI_ANOMALY) lgL_anomaly(L, top, h->name, lgI_callrec(call)->y, nout);
   return lgL_pushoutputs(L, call, nout);
 }
 

@@ -336,5 +336,57 @@ check("a custom function in a compiled graph: replayed, its callbacks in the cal
                              .. "replay %(a custom function's callback%)$"), err)
 end)
 
+check("under lg.no_grad the outputs are leaves and backward stops there", function ()
+  local r, t = lg.value(2), lg.value(0.5)
+  local x, y = lg.no_grad(lg.polar, r, t)
+  assert(x.op == "leaf" and y.op == "leaf")
+  near(x.data, 2 * math.cos(0.5), 1e-15)
+  near(y.data, 2 * math.sin(0.5), 1e-15)
+  local J = x * r
+  J:backward()
+  near(r.grad, x.data, 1e-15)   -- through J = x * r only
+  assert(t.grad == 0)
+  assert(select("#", lg.no_grad(lg.polar, 1, t)) == 2)
+  errors(function () lg.no_grad(lg.guarded, lg.value(-1)) end, "luagrad.guarded: negative input -1")
+  assert(lg.is_grad_enabled())
+end)
+
+check("under lg.no_grad in a recording, the arguments read are guards", function ()
+  local fg = lg.compile(function (r)
+    local x = lg.no_grad(lg.polar, r, 0)
+    return x * r
+  end)
+  for _, r in ipairs({ 2, 2, 3 }) do
+    local v, dr = fg(r)
+    near(v, r * r, 1e-15)
+    near(dr, r, 1e-15)
+  end
+  assert(fg.recordings == 2)
+end)
+
+-- "file:line" of the line that calls it
+local function here ()
+  local info = debug.getinfo(2, "Sl")
+  return info.short_src .. ":" .. info.currentline
+end
+
+check("anomaly detection names a host function that gives NaN, and where", function ()
+  lg.detect_anomaly(true)
+  local r = lg.value(0 / 0)
+  local at, f = here(), function () local _ = lg.polar(r, 1) end
+  errors(f, "luagrad: anomaly: 'polar' produced NaN in forward at " .. at)
+  local x = lg.value(0)
+  local g
+  at, g = here(), lg.guarded(x)   -- its vjp gives 0 * 0.5 / 0: NaN
+  local y = g * 0 + x
+  x.grad = 7
+  errors(function () y:backward() end, "luagrad: anomaly: backward of 'guarded' produced " ..
+         "NaN for argument 1 (node created at " .. at .. ")")
+  assert(x.grad == 7 and g.grad == 0 and y.grad == 0)
+  lg.detect_anomaly(false)
+  y:backward()
+  assert(x.grad ~= x.grad and y.grad == 1)
+end)
+
 print(("%d passed, %d failed"):format(passed, failed))
 return failed

@@ -2,7 +2,8 @@
 ** test_alloc.c: allocation failures through Lua. A host gives its lua_State an allocator
 ** that fails the Nth allocation, and runs a script that touches every part of luagrad
 ** (values, every op of the op table, backward, sum and dot over more than 1024 Values,
-** zero_grad, detach, labels, tostring, to_dot) for every N until the script gets through.
+** zero_grad, detach, labels, tostring, to_dot, no_grad scopes, anomaly detection) for every
+** N until the script gets through.
 ** Each failure must be a Lua error whose message is exactly "not enough memory"; raising
 ** the budget, the same state must then finish the script with the reference numbers; after
 ** lua_close nothing may be left allocated. Two modes, as SQLite tests: "persistent" (every
@@ -74,6 +75,9 @@ static const char *script =
   "  if ok or type(e) ~= 'string' or not e:find('luagrad', 1, true) then error(e, 0) end\n"
   "  rec(e)\n"
   "end\n"
+  /* a failed run may have left anomaly detection on or a no_grad scope open */
+  "lg.detect_anomaly(false)\n"
+  "local outer = lg.enable_grad()\n"
   /* the lecture */
   "local a, b, c = lg.value(5, 'a'), lg.value(3, 'b'), lg.value(2, 'c')\n"
   "local J = 3 * (a + b * c)\n"
@@ -141,6 +145,23 @@ static const char *script =
   "expect_error(lg.sum, {x, 'y'})\n"
   "expect_error(lg.dot, {x}, {})\n"
   "expect_error(function () J.data = 1 end)\n"
+  /* no_grad scopes, stop_gradient, anomaly detection */
+  "local p, q = lg.no_grad(function (u, v) return u * v, lg.sum({u, v, 1}) end, x, w)\n"
+  "rec(p.op) rec(p.data) rec(q.data)\n"
+  "local tok = lg.no_grad()\n"
+  "local r = lg.dot({x, w}, {w, 2}) + lg.tanh(x)\n"
+  "local e2 = lg.enable_grad(function () return x * w end)\n"
+  "tok:close()\n"
+  "rec(r.op) rec(e2.op) rec(lg.is_grad_enabled()) rec(lg.stop_gradient(J).data)\n"
+  "lg.detect_anomaly(true)\n"
+  "local z = lg.sqrt(x) * lg.log(w) + lg.sum({x, w})\n"
+  "z:backward()\n"
+  "rec(z.data) rec(x.grad)\n"
+  "expect_error(function () local n = lg.log(lg.value(-1)); return n end)\n"
+  "local nanb = lg.sqrt(lg.value(0)) * 0\n"
+  "expect_error(nanb.backward, nanb)\n"
+  "lg.detect_anomaly(false)\n"
+  "outer:close()\n"
   "return table.concat(out, '\\n')\n";
 
 /* Pushes the list of op names, from the public op table. */
@@ -156,6 +177,13 @@ static void pushopnames (lua_State *L) {
 /* The script's chunk, the module and the op names, saved in the registry. */
 static int setup (lua_State *L) {
   luaL_openlibs(L);
+  /* Lua 5.4.4's luaL_Buffer makes its box metatable ("_UBOX*") the first time a buffer
+     outgrows the C stack, and registers it before setting its __close: one failed
+     allocation there breaks every later large table.concat of the state, luagrad or not.
+     The script's output is such a concat, so the metatable is made here, in full. */
+  if (luaL_dostring(L, "return table.concat({('x'):rep(4096), 'y'})") != LUA_OK)
+    return lua_error(L);
+  lua_pop(L, 1);
   if (luaL_loadstring(L, script) != LUA_OK) return lua_error(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "script");
   luaL_requiref(L, "luagrad", luaopen_luagrad, 0);
@@ -270,7 +298,13 @@ static const char *check_open =
   "local mt = debug.getmetatable(v)\n"
   "assert(mt.__metatable == 'luagrad.Value' and mt.__name == 'luagrad.Value')\n"
   "local labels = debug.getregistry()['luagrad.labels']\n"
-  "assert(getmetatable(labels).__mode == 'k', 'label table not weak')\n";
+  "assert(getmetatable(labels).__mode == 'k', 'label table not weak')\n"
+  "local t = lg.no_grad()\n"
+  "assert(getmetatable(t) == 'luagrad.Scope' and debug.getmetatable(t).__close, 'scope')\n"
+  "t:close(); assert(lg.is_grad_enabled())\n"
+  "lg.detect_anomaly(true)\n"
+  "local positions = debug.getregistry()['luagrad.positions']\n"
+  "assert(getmetatable(positions).__mode == 'k', 'position table not weak')\n";
 
 static long sweep_open (void) {
   long n, tried = 0;

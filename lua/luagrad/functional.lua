@@ -28,11 +28,11 @@ end
 -- How many transforms are running their function now: inside one, results are Values.
 local depth = 0
 
--- f(...) one transform deeper; its results packed (r[1] is pcall's status, true). An error
--- passes through unchanged.
+-- f(...) one transform deeper, recorded even inside lg.no_grad (as torch.func's transforms
+-- are); its results packed (r[1] is pcall's status, true). An error passes through unchanged.
 local function deeper (f, ...)
   depth = depth + 1
-  local r = pack(pcall(f, ...))
+  local r = pack(pcall(lg.enable_grad, f, ...))
   depth = depth - 1
   if not r[1] then error(r[2], 0) end
   return r

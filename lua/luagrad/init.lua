@@ -16,7 +16,7 @@ end
 part("luagrad.functional")
 -- Loading touches only the base library: hosts may open luagrad in a state without math,
 -- string or table. What gradcheck needs of them it looks up when it runs.
-local error, ipairs, type = error, ipairs, type
+local error, ipairs, pcall, select, type = error, ipairs, pcall, select, type
 
 local function abs (x) return x < 0 and -x or x end
 
@@ -32,6 +32,32 @@ end
 local function typename (x)
   return lg.type(x) or type(x)
 end
+
+-- Ends the scope of token after fn ran (ok, ...: what pcall returned): fn's results, or its
+-- error raised again unchanged.
+local function leave (token, ok, ...)
+  token:close()
+  if not ok then error((...), 0) end
+  return ...
+end
+
+-- lg.no_grad and lg.enable_grad: with no argument the core's token (closed by token:close()
+-- or, on 5.4, as a to-be-closed variable); with a function (or anything with __call), fn(...)
+-- inside the scope, which ends however fn does. The core opens the scope only if fn can be
+-- called. Lua's pcall, unlike one from C, lets fn yield on 5.2+ and LuaJIT.
+local function scoped (name, open)
+  return function (...)
+    if select("#", ...) == 0 then return open() end
+    local token = open((...))
+    if not token then
+      error(format("luagrad.%s: bad argument #1 (function expected, got %s)", name,
+                   typename((...))), 2)
+    end
+    return leave(token, pcall(...))
+  end
+end
+lg.no_grad = scoped("no_grad", lg.no_grad)
+lg.enable_grad = scoped("enable_grad", lg.enable_grad)
 
 -- f's value (a number) at the numbers xs, with input i (if any) moved by d
 local function evaluate (f, xs, i, d)
@@ -69,7 +95,7 @@ end
 local function record (fn, f, inputs)
   local leaves = {}
   for i, x in ipairs(inputs) do leaves[i] = lg.value(x) end
-  local y = f(unpack(leaves, #inputs))
+  local y = lg.enable_grad(f, unpack(leaves, #inputs))   -- recorded even inside lg.no_grad
   if lg.type(y) ~= "value" then
     error(format("luagrad.%s: the function must return a value, got %s", fn, typename(y)), 3)
   end
@@ -130,7 +156,7 @@ function lg.gradgradcheck (f, inputs, opts)
   record("gradgradcheck", f, inputs)
   for i = 1, #inputs do
     local function gradient (...)   -- d f / d(input i), as a Value (or a number)
-      return lg.gradients(f(...), { ... }, { create_graph = true })[i]
+      return lg.gradients(lg.enable_grad(f, ...), { ... }, { create_graph = true })[i]
     end
     local leaves = {}
     for k, x in ipairs(inputs) do leaves[k] = lg.value(x) end
