@@ -13,7 +13,9 @@
 #include "lg_lua.h"
 
 #define CUSTOMS_KEY "luagrad.customs"   /* light userdata -> its Custom; weak values */
+#define DEFINED_KEY "luagrad.defined"   /* Custom -> true; weak keys (see pushcustom) */
 #define CUSTOM_NAMELEN 64
+#define GONE "its definition was collected"   /* (see pushcustom) */
 
 /* A custom function's definition. User values: 1 forward, 2 backward. */
 typedef struct Custom {
@@ -36,16 +38,41 @@ int lgL_iscustom (const lg_Value *call) {   /* a custom function's call? */
   return call->op == LGI_CALL && lgI_callrec(call)->f->forward == customforward;
 }
 
-/* Pushes the Custom userdata of c (kept alive by the calls that use it). */
-static void pushcustom (lua_State *L, const Custom *c) {
+/*
+** Pushes the Custom userdata of c (kept alive by the calls that use it) and returns 1; 0
+** (nothing pushed) if it is gone. A collection clears weak values that only objects being
+** finalized reach before their finalizers run (Lua 5.1, 5.4), but keeps such weak keys
+** until the next one: a finalizer that sweeps a graph only it reaches finds c among the
+** keys, by a scan, and puts it back for the next look-up.
+*/
+static int pushcustom (lua_State *L, const Custom *c) {
+  int found = 0;
   lua_getfield(L, LUA_REGISTRYINDEX, CUSTOMS_KEY);
   lua_rawgetp(L, -1, c);
+  if (lua_isnil(L, -1)) {
+    lua_getfield(L, LUA_REGISTRYINDEX, DEFINED_KEY);
+    lua_insert(L, -2);   /* customs, defined, nil (the first key) */
+    while (!found && lua_next(L, -2)) {
+      lua_pop(L, 1);
+      found = lua_touserdata(L, -1) == (void *)c;
+    }
+    if (!found) {
+      lua_pop(L, 2);
+      return 0;
+    }
+    lua_remove(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, -3, c);
+  }
   lua_remove(L, -2);
+  return 1;
 }
 
 int lgL_pushcustombackward (lua_State *L, const lg_Value *call) {
+  const Custom *c;
   if (!lgL_iscustom(call)) return 0;
-  pushcustom(L, ((const CustomCall *)lgI_callrec(call)->f->ud)->c);
+  c = ((const CustomCall *)lgI_callrec(call)->f->ud)->c;
+  if (!pushcustom(L, c)) luaL_error(L, "luagrad.%s: " GONE, c->name);
   lgC_getiuservalue(L, -1, 2);
   lua_remove(L, -2);
   return 1;
@@ -81,7 +108,7 @@ static int protectedcallback (lua_State *L) {
   const lg_Func *f = &cb->cc->f;
   int i, nin = f->nin, nout = f->nout;
   luaL_checkstack(L, nin + 2 * nout + 4, "too many arguments");
-  pushcustom(L, cb->cc->c);
+  if (!pushcustom(L, cb->cc->c)) luaL_error(L, GONE);
   lgC_getiuservalue(L, -1, cb->backward ? 2 : 1);
   if (cb->backward) {
     for (i = 0; i < nout; i++) lua_pushnumber(L, (lua_Number)cb->gy[i]);
@@ -231,7 +258,11 @@ static int mod_custom (lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, CUSTOMS_KEY);   /* so that callbacks find it */
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, c);
-  lua_pop(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, DEFINED_KEY);
+  lua_pushvalue(L, -3);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
   lgL_pushupvalues(L);
   lua_pushvalue(L, -4);
   lua_pushcclosure(L, custom_call, NUPVALUES + 1);
@@ -240,7 +271,8 @@ static int mod_custom (lua_State *L) {
 
 void lgL_opencustom (lua_State *L, int module) {
   lgL_weaktable(L, CUSTOMS_KEY, "v");
-  lua_pop(L, 1);
+  lgL_weaktable(L, DEFINED_KEY, "k");
+  lua_pop(L, 2);
   lgL_setclosure(L, module, "custom", mod_custom, module);
 }
 
