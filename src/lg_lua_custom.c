@@ -91,15 +91,27 @@ typedef struct Callback {
   double *out;
 } Callback;
 
+/* The type of the value at i, "value" for a Value: a callback runs without the module's
+   upvalues, which lgL_typename reads, so it asks the registry. */
+static const char *resulttype (lua_State *L, int i) {
+  const char *t = luaL_typename(L, i);
+  if (lua_getmetatable(L, i)) {
+    luaL_getmetatable(L, VALUE_MT);
+    if (lua_rawequal(L, -1, -2)) t = "value";
+    lua_pop(L, 2);
+  }
+  return t;
+}
+
 /* Reads n results at the top of the stack into out (nil counts as 0 if zeros). */
 static void readresults (lua_State *L, const char *what, int n, double *out, int zeros) {
-  int i;
+  int i, first = lua_gettop(L) - n + 1;
   for (i = 0; i < n; i++) {
-    int t = lua_type(L, i - n);
-    if (t == LUA_TNUMBER) out[i] = (double)lua_tonumber(L, i - n);
+    int t = lua_type(L, first + i);
+    if (t == LUA_TNUMBER) out[i] = (double)lua_tonumber(L, first + i);
     else if (t == LUA_TNIL && zeros) out[i] = 0.0;
     else luaL_error(L, "%s must return %d number%s (result #%d is %s)", what, n,
-                    n == 1 ? "" : "s", i + 1, lgL_typename(L, i - n));
+                    n == 1 ? "" : "s", i + 1, resulttype(L, first + i));
   }
 }
 
