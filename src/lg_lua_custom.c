@@ -115,6 +115,8 @@ static void readresults (lua_State *L, const char *what, int n, double *out, int
   }
 }
 
+/* The callback itself, the Callback at index 1. The function's error object, if a number,
+   becomes a string here, where converting it may raise (as the graph sweeps read it). */
 static int protectedcallback (lua_State *L) {
   const Callback *cb = (const Callback *)lua_touserdata(L, 1);
   const lg_Func *f = &cb->cc->f;
@@ -129,24 +131,35 @@ static int protectedcallback (lua_State *L) {
   if (cb->backward) {
     for (i = 0; i < nout; i++) lua_pushnumber(L, (lua_Number)cb->y[i]);
   }
-  lua_call(L, cb->backward ? nin + 2 * nout : nin, cb->backward ? nin : nout);
+  if (lua_pcall(L, cb->backward ? nin + 2 * nout : nin, cb->backward ? nin : nout, 0)
+      != LUA_OK) {
+    if (lua_type(L, -1) == LUA_TNUMBER) lua_tostring(L, -1);
+    return lua_error(L);
+  }
   readresults(L, cb->backward ? "backward" : "forward", cb->backward ? nin : nout, cb->out,
               cb->backward);
   return 0;
 }
 
+/* Runs the callback in the state the sweep runs in. Nothing here may raise: the core is in
+   the middle of a sweep. */
 static int callback (const Callback *cb, char *msg, size_t msglen) {
   lua_State *L = (lua_State *)cb->cc->c->W->ctx;
-  const char *s;
+  const char *s = "error object is not a string";
+  int status;
   if (L == NULL || !lua_checkstack(L, 4)) {
     strncpy(msg, "no Lua state to call back into", msglen - 1);
     return 1;
   }
-  lua_pushcfunction(L, protectedcallback);
+#if LUA_VERSION_NUM == 501   /* 5.1, LuaJIT: a C function is a new closure; make it inside */
+  status = lua_cpcall(L, protectedcallback, (void *)cb);
+#else
+  lua_pushcfunction(L, protectedcallback);   /* a light C function: nothing allocated */
   lua_pushlightuserdata(L, (void *)cb);
-  if (lua_pcall(L, 1, 0, 0) == LUA_OK) return 0;
-  s = lua_tostring(L, -1);
-  if (s == NULL) s = "error object is not a string";
+  status = lua_pcall(L, 1, 0, 0);
+#endif
+  if (status == LUA_OK) return 0;
+  if (lua_type(L, -1) == LUA_TSTRING) s = lua_tostring(L, -1);
   strncpy(msg, s, msglen - 1);
   msg[msglen - 1] = '\0';
   lua_pop(L, 1);
