@@ -207,11 +207,12 @@ static int custom_call (lua_State *L) {
                LG_MAXFUNCARGS, nin);
   nvalues = lgL_callargs(L, c->name, nin);
   luaL_checkstack(L, 2 * nin + 4, "too many arguments");
-  lgC_getiuservalue(L, UV_EXTRA, 1);   /* forward, on the numbers */
+  lgC_getiuservalue(L, UV_EXTRA, 1);   /* forward, on floats, as backward gets them */
   for (i = 1; i <= nin; i++) {
-    lg_Value *a = lgL_tovalue(L, i);
-    if (a != NULL) lua_pushnumber(L, (lua_Number)a->data);
-    else lua_pushvalue(L, i);
+    lg_Value *a;
+    double x;
+    lgL_operand(L, i, &a, &x);
+    lua_pushnumber(L, (lua_Number)x);
   }
   first = nin + 1;
   lua_call(L, nin, LUA_MULTRET);
