@@ -206,7 +206,7 @@ static int custom_call (lua_State *L) {
     luaL_error(L, "luagrad.%s: bad number of arguments (1 to %d expected, got %d)", c->name,
                LG_MAXFUNCARGS, nin);
   nvalues = lgL_callargs(L, c->name, nin);
-  luaL_checkstack(L, 2 * nin + 4, "too many arguments");
+  luaL_checkstack(L, nin + 4, "too many arguments");   /* (5.1 allows 8000 slots in all) */
   lgC_getiuservalue(L, UV_EXTRA, 1);   /* forward, on floats, as backward gets them */
   for (i = 1; i <= nin; i++) {
     lg_Value *a;
@@ -216,6 +216,7 @@ static int custom_call (lua_State *L) {
   }
   first = nin + 1;
   lua_call(L, nin, LUA_MULTRET);
+  luaL_checkstack(L, 4, "too many results");
   nout = lua_gettop(L) - nin;
   if (nout < 1 || nout > LG_MAXFUNCARGS)
     luaL_error(L, "luagrad.%s: forward must return 1 to %d numbers, got %d results", c->name,
