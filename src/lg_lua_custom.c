@@ -13,7 +13,9 @@
 #include "lg_lua.h"
 
 #define CUSTOMS_KEY "luagrad.customs"   /* light userdata -> its Custom; weak values */
+#define DEFINED_KEY "luagrad.defined"   /* Custom -> true; weak keys (see pushcustom) */
 #define CUSTOM_NAMELEN 64
+#define GONE "its definition was collected"   /* (see pushcustom) */
 
 /* A custom function's definition. User values: 1 forward, 2 backward. */
 typedef struct Custom {
@@ -36,16 +38,41 @@ int lgL_iscustom (const lg_Value *call) {   /* a custom function's call? */
   return call->op == LGI_CALL && lgI_callrec(call)->f->forward == customforward;
 }
 
-/* Pushes the Custom userdata of c (kept alive by the calls that use it). */
-static void pushcustom (lua_State *L, const Custom *c) {
+/*
+** Pushes the Custom userdata of c (kept alive by the calls that use it) and returns 1; 0
+** (nothing pushed) if it is gone. A collection clears weak values that only objects being
+** finalized reach before their finalizers run (Lua 5.1, 5.4), but keeps such weak keys
+** until the next one: a finalizer that sweeps a graph only it reaches finds c among the
+** keys, by a scan, and puts it back for the next look-up.
+*/
+static int pushcustom (lua_State *L, const Custom *c) {
+  int found = 0;
   lua_getfield(L, LUA_REGISTRYINDEX, CUSTOMS_KEY);
   lua_rawgetp(L, -1, c);
+  if (lua_isnil(L, -1)) {
+    lua_getfield(L, LUA_REGISTRYINDEX, DEFINED_KEY);
+    lua_insert(L, -2);   /* customs, defined, nil (the first key) */
+    while (!found && lua_next(L, -2)) {
+      lua_pop(L, 1);
+      found = lua_touserdata(L, -1) == (void *)c;
+    }
+    if (!found) {
+      lua_pop(L, 2);
+      return 0;
+    }
+    lua_remove(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, -3, c);
+  }
   lua_remove(L, -2);
+  return 1;
 }
 
 int lgL_pushcustombackward (lua_State *L, const lg_Value *call) {
+  const Custom *c;
   if (!lgL_iscustom(call)) return 0;
-  pushcustom(L, ((const CustomCall *)lgI_callrec(call)->f->ud)->c);
+  c = ((const CustomCall *)lgI_callrec(call)->f->ud)->c;
+  if (!pushcustom(L, c)) luaL_error(L, "luagrad.%s: " GONE, c->name);
   lgC_getiuservalue(L, -1, 2);
   lua_remove(L, -2);
   return 1;
@@ -64,24 +91,38 @@ typedef struct Callback {
   double *out;
 } Callback;
 
+/* The type of the value at i, "value" for a Value: a callback runs without the module's
+   upvalues, which lgL_typename reads, so it asks the registry. */
+static const char *resulttype (lua_State *L, int i) {
+  const char *t = luaL_typename(L, i);
+  if (lua_getmetatable(L, i)) {
+    luaL_getmetatable(L, VALUE_MT);
+    if (lua_rawequal(L, -1, -2)) t = "value";
+    lua_pop(L, 2);
+  }
+  return t;
+}
+
 /* Reads n results at the top of the stack into out (nil counts as 0 if zeros). */
 static void readresults (lua_State *L, const char *what, int n, double *out, int zeros) {
-  int i;
+  int i, first = lua_gettop(L) - n + 1;
   for (i = 0; i < n; i++) {
-    int t = lua_type(L, i - n);
-    if (t == LUA_TNUMBER) out[i] = (double)lua_tonumber(L, i - n);
+    int t = lua_type(L, first + i);
+    if (t == LUA_TNUMBER) out[i] = (double)lua_tonumber(L, first + i);
     else if (t == LUA_TNIL && zeros) out[i] = 0.0;
     else luaL_error(L, "%s must return %d number%s (result #%d is %s)", what, n,
-                    n == 1 ? "" : "s", i + 1, lgL_typename(L, i - n));
+                    n == 1 ? "" : "s", i + 1, resulttype(L, first + i));
   }
 }
 
+/* The callback itself, the Callback at index 1. The function's error object, if a number,
+   becomes a string here, where converting it may raise (as the graph sweeps read it). */
 static int protectedcallback (lua_State *L) {
   const Callback *cb = (const Callback *)lua_touserdata(L, 1);
   const lg_Func *f = &cb->cc->f;
   int i, nin = f->nin, nout = f->nout;
   luaL_checkstack(L, nin + 2 * nout + 4, "too many arguments");
-  pushcustom(L, cb->cc->c);
+  if (!pushcustom(L, cb->cc->c)) luaL_error(L, GONE);
   lgC_getiuservalue(L, -1, cb->backward ? 2 : 1);
   if (cb->backward) {
     for (i = 0; i < nout; i++) lua_pushnumber(L, (lua_Number)cb->gy[i]);
@@ -90,24 +131,35 @@ static int protectedcallback (lua_State *L) {
   if (cb->backward) {
     for (i = 0; i < nout; i++) lua_pushnumber(L, (lua_Number)cb->y[i]);
   }
-  lua_call(L, cb->backward ? nin + 2 * nout : nin, cb->backward ? nin : nout);
+  if (lua_pcall(L, cb->backward ? nin + 2 * nout : nin, cb->backward ? nin : nout, 0)
+      != LUA_OK) {
+    if (lua_type(L, -1) == LUA_TNUMBER) lua_tostring(L, -1);
+    return lua_error(L);
+  }
   readresults(L, cb->backward ? "backward" : "forward", cb->backward ? nin : nout, cb->out,
               cb->backward);
   return 0;
 }
 
+/* Runs the callback in the state the sweep runs in. Nothing here may raise: the core is in
+   the middle of a sweep. */
 static int callback (const Callback *cb, char *msg, size_t msglen) {
   lua_State *L = (lua_State *)cb->cc->c->W->ctx;
-  const char *s;
+  const char *s = "error object is not a string";
+  int status;
   if (L == NULL || !lua_checkstack(L, 4)) {
     strncpy(msg, "no Lua state to call back into", msglen - 1);
     return 1;
   }
-  lua_pushcfunction(L, protectedcallback);
+#if LUA_VERSION_NUM == 501   /* 5.1, LuaJIT: a C function is a new closure; make it inside */
+  status = lua_cpcall(L, protectedcallback, (void *)cb);
+#else
+  lua_pushcfunction(L, protectedcallback);   /* a light C function: nothing allocated */
   lua_pushlightuserdata(L, (void *)cb);
-  if (lua_pcall(L, 1, 0, 0) == LUA_OK) return 0;
-  s = lua_tostring(L, -1);
-  if (s == NULL) s = "error object is not a string";
+  status = lua_pcall(L, 1, 0, 0);
+#endif
+  if (status == LUA_OK) return 0;
+  if (lua_type(L, -1) == LUA_TSTRING) s = lua_tostring(L, -1);
   strncpy(msg, s, msglen - 1);
   msg[msglen - 1] = '\0';
   lua_pop(L, 1);
@@ -154,15 +206,17 @@ static int custom_call (lua_State *L) {
     luaL_error(L, "luagrad.%s: bad number of arguments (1 to %d expected, got %d)", c->name,
                LG_MAXFUNCARGS, nin);
   nvalues = lgL_callargs(L, c->name, nin);
-  luaL_checkstack(L, 2 * nin + 4, "too many arguments");
-  lgC_getiuservalue(L, UV_EXTRA, 1);   /* forward, on the numbers */
+  luaL_checkstack(L, nin + 4, "too many arguments");   /* (5.1 allows 8000 slots in all) */
+  lgC_getiuservalue(L, UV_EXTRA, 1);   /* forward, on floats, as backward gets them */
   for (i = 1; i <= nin; i++) {
-    lg_Value *a = lgL_tovalue(L, i);
-    if (a != NULL) lua_pushnumber(L, (lua_Number)a->data);
-    else lua_pushvalue(L, i);
+    lg_Value *a;
+    double x;
+    lgL_operand(L, i, &a, &x);
+    lua_pushnumber(L, (lua_Number)x);
   }
   first = nin + 1;
   lua_call(L, nin, LUA_MULTRET);
+  luaL_checkstack(L, 4, "too many results");
   nout = lua_gettop(L) - nin;
   if (nout < 1 || nout > LG_MAXFUNCARGS)
     luaL_error(L, "luagrad.%s: forward must return 1 to %d numbers, got %d results", c->name,
@@ -231,7 +285,11 @@ static int mod_custom (lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, CUSTOMS_KEY);   /* so that callbacks find it */
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, c);
-  lua_pop(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, DEFINED_KEY);
+  lua_pushvalue(L, -3);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
   lgL_pushupvalues(L);
   lua_pushvalue(L, -4);
   lua_pushcclosure(L, custom_call, NUPVALUES + 1);
@@ -240,7 +298,8 @@ static int mod_custom (lua_State *L) {
 
 void lgL_opencustom (lua_State *L, int module) {
   lgL_weaktable(L, CUSTOMS_KEY, "v");
-  lua_pop(L, 1);
+  lgL_weaktable(L, DEFINED_KEY, "k");
+  lua_pop(L, 2);
   lgL_setclosure(L, module, "custom", mod_custom, module);
 }
 
