@@ -839,3 +839,88 @@ describe("hostile lg.custom callbacks", function ()
                      "luagrad.zero: bad number of arguments (1 to 4096 expected, got 0)")
   end)
 end)
+
+describe("custom functions and the recording modes", function ()
+  it("under lg.no_grad give leaves, and run forward once", function ()
+    local runs = 0
+    local f = lg.custom{ name = "twice", forward = function (x, y) runs = runs + 1
+                                                     return 2 * x, x + y end,
+                         backward = function (g1, g2) return 2 * g1 + g2, g2 end }
+    local x = lg.value(3)
+    local a, b = lg.no_grad(f, x, 4)
+    assert.are.equal(1, runs)
+    assert.are.equal("leaf", a.op)
+    assert.are.equal("leaf", b.op)
+    assert.are.equal(6, a.data)
+    assert.are.equal(7, b.data)
+    a:backward()
+    assert.are.equal(0, x.grad)
+    assert.are.equal("twice", f(x, 4).op)   -- recording again outside
+  end)
+
+  it("under lg.detect_anomaly name the function and the line, forward and backward", function ()
+    local mylog = lg.custom{ name = "mylog", forward = function (x) return math.log(x) end,
+                             backward = function (g, x) return g / x end }
+    local nanback = lg.custom{ name = "nanback", forward = function (x) return x end,
+                               backward = function () return 0 / 0 end }
+    local x = lg.value(2)
+    lg.detect_anomaly(true)
+    local line = debug.getinfo(1, "l").currentline
+    local ok, err = pcall(mylog, lg.value(-1))
+    local z = nanback(x) * 3
+    local ok2, err2 = pcall(z.backward, z)
+    lg.detect_anomaly(false)
+    assert.is_false(ok)
+    assert.are.equal("luagrad: anomaly: 'mylog' produced NaN in forward at "
+                     .. "spec/custom_spec.lua:" .. (line + 1), (err:gsub("at .-spec/", "at spec/")))
+    assert.is_false(ok2)
+    assert.are.equal("luagrad: anomaly: backward of 'nanback' produced NaN for argument 1 "
+                     .. "(node created at spec/custom_spec.lua:" .. (line + 2) .. ")",
+                     (err2:gsub("at .-spec/", "at spec/")))
+    assert.are.equal(0, x.grad)
+    z:backward()   -- off again: NaN flows as IEEE says
+    assert.is_true(x.grad ~= x.grad)
+  end)
+end)
+
+describe("a callback during a sweep in numbers", function ()
+  local msg = "luagrad: a custom function's callback cannot walk the graph being "
+              .. "differentiated (backward, lg.gradients, zero_grad, to_dot on its Values)"
+
+  it("may not walk the graph being swept: an error, not wrong numbers", function ()
+    local w, x = lg.value(4), lg.value(1)
+    local walks = {
+      function () return lg.gradients(w * 2, w) end,
+      function () w:backward() end,
+      function () return lg.tangents(w * 2, w) end,
+      function () w:zero_grad() end,
+      function () return lg.to_dot(w) end,
+    }
+    for k = 1, #walks do
+      local f = lg.custom{ name = "walker", forward = function (u) return 4 * u end,
+                           backward = function (g) walks[k]() return 4 * g end }
+      local y = f(x) * w + w * 10
+      local ok, err = pcall(y.backward, y)
+      assert.is_false(ok, "walk " .. k)
+      assert.truthy(err:find(msg, 1, true), err)
+      assert.are.equal(0, w.grad)
+      assert.are.equal(0, x.grad)
+      walks[k] = function () end   -- fixed: the same graph then gives the right numbers
+      y:backward()
+      assert.are.equal(14, w.grad)
+      assert.are.equal(16, x.grad)
+      w.grad, x.grad = 0, 0
+    end
+  end)
+
+  it("may walk it in a sweep on Values, which holds nothing in the nodes", function ()
+    local w, x = lg.value(4), lg.value(1)
+    local seen
+    local f = lg.custom{ name = "peek", forward = function (u) return 4 * u end,
+                         backward = function (g) seen = lg.gradients(w * 2, w) return 4 * g end }
+    local g = lg.gradients(f(x) * w, { x, w }, { create_graph = true })
+    assert.are.equal(2, seen)
+    assert.are.equal(16, g[1].data or g[1])
+    assert.are.equal(4, g[2].data or g[2])
+  end)
+end)

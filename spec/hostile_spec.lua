@@ -3,7 +3,7 @@
 -- under AddressSanitizer and valgrind). The memory-limit cases use lg_testhost, a test-only
 -- module that gives the state a host-imposed budget, as an embedding host would. The #slow
 -- cases (large sums) are left out of the valgrind run; the sanitizer run has them.
--- There are no custom ops or host callbacks yet, so no case raises from inside one.
+-- Callbacks that raise from inside a sweep (custom functions) are in spec/custom_spec.lua.
 
 local lg = require("luagrad")
 

@@ -58,20 +58,27 @@ int lgI_reservex (lg_Work *W, size_t n) {
 
 /* ---- order ----------------------------------------------------------------------- */
 
+#define MARKS (LGI_MARKED | LGI_DONE | LGI_NESTED)
+
 void lgI_unmark (lg_Work *W) {
   size_t i;
-  for (i = 0; i < W->count; i++) W->order[i]->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE);
+  for (i = 0; i < W->count; i++) W->order[i]->flags &= (uint8_t)~MARKS;
 }
 
-/* Clears the marks left by a toposort that failed part way: nodes already ordered and
-   nodes still on the stack. */
-static int abandon (lg_Work *W, size_t sp) {
+/* Clears the marks left by a toposort that stopped part way (err): nodes already ordered and
+   nodes still on the stack; a nested traversal clears only its own. */
+static int abandon (lg_Work *W, size_t sp, int err) {
   size_t i;
-  for (i = 0; i < sp; i++) W->stack[i]->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE);
+  for (i = 0; i < sp; i++) {
+    if (!W->nested || (W->stack[i]->flags & LGI_NESTED)) W->stack[i]->flags &= (uint8_t)~MARKS;
+  }
   lgI_unmark(W);
   W->count = 0;
-  return LG_EMEM;
+  return err;
 }
+
+/* A node another traversal holds, met by one nested in its callback? */
+#define HELD(W, v) ((W)->nested && ((v)->flags & (LGI_MARKED | LGI_NESTED)) == LGI_MARKED)
 
 /*
 ** Iterative DFS post-order. A node is marked when first expanded (its unmarked parents are
@@ -84,6 +91,7 @@ int lgI_toposort (lg_Work *W, lg_Value *root) {
 
 int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
   size_t sp = 0;
+  uint8_t mark = (uint8_t)(W->nested ? LGI_MARKED | LGI_NESTED : LGI_MARKED);
   W->count = 0;
   W->maxn = 0;
   W->hascall = 0;
@@ -97,19 +105,21 @@ int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
     lg_Value *v = W->stack[sp - 1];
     if (!(v->flags & LGI_MARKED)) {  /* first visit: expand */
       uint32_t i;
-      v->flags |= LGI_MARKED;
+      v->flags |= mark;
       if (grow(W, (void **)&W->stack, &W->nstack, sp + v->n, sizeof(lg_Value *)) != LG_OK)
-        return abandon(W, sp);
+        return abandon(W, sp, LG_EMEM);
       for (i = v->n; i-- > 0; ) {  /* reversed, so the first argument comes out first */
-        if (!lgI_isconst(v, i) && !(v->in[i].v->flags & LGI_MARKED))
-          W->stack[sp++] = v->in[i].v;
+        if (lgI_isconst(v, i)) continue;
+        if (!(v->in[i].v->flags & LGI_MARKED)) W->stack[sp++] = v->in[i].v;
+        else if (HELD(W, v->in[i].v)) return abandon(W, sp, LGI_EBUSY);
       }
     }
+    else if (HELD(W, v)) return abandon(W, sp, LGI_EBUSY);   /* a root */
     else {
       sp--;
       if (!(v->flags & LGI_DONE)) {  /* all parents done: emit */
         if (grow(W, (void **)&W->order, &W->norder, W->count + 1, sizeof(lg_Value *)) != LG_OK)
-          return abandon(W, sp + 1);
+          return abandon(W, sp + 1, LG_EMEM);
         v->flags |= LGI_DONE;
         W->order[W->count++] = v;
         if (v->n > W->maxn) W->maxn = v->n;
@@ -138,7 +148,7 @@ static void pushadjoint (lg_Value *v, double *x) {
 static void settle (lg_Value *v) {
   v->grad += v->adj;
   v->adj = 0.0;
-  v->flags &= (uint8_t)~(LGI_MARKED | LGI_DONE | LGI_GRADVALUE);
+  v->flags &= (uint8_t)~(MARKS | LGI_GRADVALUE);
 }
 
 /* Abandons a sweep: no grad changes, every adjoint and mark goes. */

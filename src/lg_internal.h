@@ -45,6 +45,7 @@ struct lg_Value {
 #define LGI_LABELED 4u   /* the binding holds a label for it */
 #define LGI_INPUT 8u     /* an input leaf of the recording being flattened into a tape */
 #define LGI_GRADVALUE 16u  /* the binding holds its grad as a Value (create_graph) */
+#define LGI_NESTED 32u   /* marked by a traversal nested in another's callback (W->nested) */
 #define LGI_GIVEN 64u    /* forward mode: its tangent is given, not computed */
 
 /* Forward: y = f(x[0..n-1]). Backward: dx[i] = g * dy/dx[i], given x, y and g = dJ/dy. */
@@ -178,6 +179,9 @@ typedef struct lg_Work {
   int busy;                          /* a sweep holds these buffers (callbacks may run) */
   void *ctx;                         /* the caller's context for host callbacks (the
                                         binding's lua_State during a sweep) */
+  int nested;                        /* runs inside a callback of a sweep that holds
+                                        other buffers: marks with LGI_NESTED, and meeting a
+                                        node the outer sweep holds is LGI_EBUSY */
   int mode;                          /* LGI_NOGRAD | LGI_ANOMALY, set by the binding */
   const void *mt;                    /* the binding's Value metatable: operand checks */
   lg_Value *bad;                     /* LGI_ENAN: the node whose derivative gave NaN */
@@ -202,6 +206,8 @@ LGI_FUNC void lgI_unmark (lg_Work *W);
 /* Under LGI_ANOMALY, LGI_ENAN: the derivative of W->bad gave NaN for argument W->badarg
    (and, as for any failure, no grad changed). */
 #define LGI_ENAN 101
+/* A traversal nested in a sweep's callback met a node of that sweep's graph. */
+#define LGI_EBUSY 102
 LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
 /* grads[j] := d(sum of seeds[i] * outs[i]) / d(ins[j]); no grad changes. */
 LGI_FUNC int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds,

@@ -40,6 +40,10 @@ int lgL_memerror (lua_State *L) {
 int lgL_coreerror (lua_State *L, int err, lg_Work *W) {
   if (err == LG_EHOST) return luaL_error(L, "luagrad.%s: %s", W->msgfrom, W->msg);
   if (err == LGI_ENAN) return lgL_nanerror(L, W);
+  if (err == LGI_EBUSY)
+    return luaL_error(L, "luagrad: a custom function's callback cannot walk the graph being "
+                         "differentiated (backward, lg.gradients, zero_grad, to_dot on its "
+                         "Values)");
   return lgL_memerror(L);
 }
 
@@ -76,6 +80,7 @@ lg_Work *lgL_newwork (lua_State *L) {
   W->ctx = L;
   W->mode = shared->mode;   /* what ops made meanwhile must honour */
   W->mt = shared->mt;
+  W->nested = shared->busy > 0;
   lua_getmetatable(L, UV_WORK);  /* its __gc frees the buffers */
   lua_setmetatable(L, -2);
   return W;
@@ -578,7 +583,9 @@ static int value_backward (lua_State *L) {
 static int mod_zero_grad (lua_State *L) {
   lg_Value *v = lgL_tovalue(L, 1);
   if (v != NULL) {
-    if (lgI_zerograd(lgL_usework(L), v) != LG_OK) lgL_memerror(L);
+    lg_Work *W = lgL_usework(L);
+    int err = lgI_zerograd(W, v);
+    if (err != LG_OK) lgL_coreerror(L, err, W);
   }
   else if (lua_type(L, 1) == LUA_TTABLE) {
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, 1);
@@ -623,6 +630,7 @@ static int mod_to_dot (lua_State *L) {
   lg_Work *W;
   Labels lb;
   lg_Buffer B;
+  int err;
   lua_settop(L, 1);
   /* buffers of its own: the text must survive until Lua has copied it, and a collection
      step may come first (LuaJIT's lua_pushlstring takes one) and run a finalizer that
@@ -637,9 +645,9 @@ static int mod_to_dot (lua_State *L) {
   }
   luaL_checkstack(L, 4, "to_dot");
   lgI_bufinit(&B, W);
-  if (lgI_todot(W, v, labelof, &lb, &B) != LG_OK) {
+  if ((err = lgI_todot(W, v, labelof, &lb, &B)) != LG_OK) {
     lgI_workfree(W);
-    lgL_memerror(L);
+    lgL_coreerror(L, err, W);
   }
   lua_pushlstring(L, W->text, B.len);
   lgI_workfree(W);  /* now, not at __gc: a state being closed runs no new finalizer */

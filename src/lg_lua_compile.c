@@ -159,7 +159,7 @@ static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards)
     if (lgL_tovalue(L, -1) != NULL) roots[nroots++] = lgL_tovalue(L, -1);
     lua_pop(L, 1);
   }
-  if (lgI_toposortn(W, roots, nroots) != LG_OK) lgL_memerror(L);
+  if ((err = lgI_toposortn(W, roots, nroots)) != LG_OK) lgL_coreerror(L, err, W);
   memset(&T, 0, sizeof(T));
   T.allocf = W->allocf;
   T.ud = W->ud;

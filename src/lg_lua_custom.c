@@ -198,7 +198,7 @@ static int customvjp (void *ud, const double *x, const double *y, const double *
 /* f(x1, ..., xn) -> y1, ..., ym (upvalue 4: the Custom) */
 static int custom_call (lua_State *L) {
   const Custom *c = (const Custom *)lua_touserdata(L, UV_EXTRA);
-  int i, nin = lua_gettop(L), nout, nvalues, first;
+  int i, nin = lua_gettop(L), nout, nvalues, first, mode;
   lg_Value *call;
   CustomCall *cc;
   size_t size;
@@ -226,9 +226,14 @@ static int custom_call (lua_State *L) {
       luaL_error(L, "luagrad.%s: forward must return numbers (result #%d is %s)", c->name,
                  i - nin, lgL_typename(L, i));
   }
-  if (nvalues == 0) {   /* numbers in, numbers (floats, as the built-in ops give) out */
+  mode = lgL_getwork(L)->mode;
+  if (nvalues == 0 || (mode & LGI_NOGRAD)) {
+    /* numbers in, numbers (floats, as the built-in ops give) out; under no_grad, leaves */
     for (i = first; i <= nin + nout; i++) {
-      lua_pushnumber(L, (lua_Number)lua_tonumber(L, i));
+      double y = (double)lua_tonumber(L, i);
+      if (nvalues == 0) lua_pushnumber(L, (lua_Number)y);
+      else if (i == first) lgL_unrecorded(L, y, 1, nin);   /* with a recording's guards */
+      else lgL_newleaf(L, y);
       lua_replace(L, i);
     }
     return nout;
@@ -245,6 +250,7 @@ static int custom_call (lua_State *L) {
   cc->c = c;
   call = lgL_newcall(L, &cc->f, (char *)cc - size, nvalues, UV_EXTRA);
   for (i = 0; i < nout; i++) lgI_callrec(call)->y[i] = (double)lua_tonumber(L, first + i);
+  if (mode & LGI_ANOMALY) lgL_anomaly(L, -1, c->name, lgI_callrec(call)->y, nout);
   return lgL_pushoutputs(L, call, nout);
 }
 

@@ -118,7 +118,7 @@ static void collect (lua_State *L, Graph *G, int roots) {
     lua_pop(L, 1);
   }
   W = lgL_usework(L);
-  if (lgI_toposortn(W, ptrs, m) != LG_OK) lgL_memerror(L);
+  if ((status = lgI_toposortn(W, ptrs, m)) != LG_OK) lgL_coreerror(L, status, W);
   lgI_unmark(W);
   G->count = W->count;
   maxn = W->maxn;
