@@ -924,3 +924,45 @@ describe("a callback during a sweep in numbers", function ()
     assert.are.equal(4, g[2].data or g[2])
   end)
 end)
+
+describe("custom functions in compiled graphs", function ()
+  it("replay in C with their callbacks, equal to eager mode, recording once", function ()
+    local forwards, backwards = 0, 0
+    local softplus = lg.custom{ name = "softplus",
+      forward = function (x) forwards = forwards + 1 return math.log(1 + math.exp(x)) end,
+      backward = function (g, x) backwards = backwards + 1 return g * lg.sigmoid(x) end }
+    local f = function (w, xs)
+      local s = 0
+      for i = 1, #xs do s = s + softplus(w * xs[i]) end
+      return s
+    end
+    local fg = lg.compile(f)
+    for k = 1, 5 do
+      local w, xs = 0.1 * k, { 1, -2, 0.5 * k }
+      local v, dw, dxs = fg(w, xs)
+      local ev, edw, edxs = lg.value_and_grad(f)(w, xs)
+      assert.near(ev, v, 1e-12)
+      assert.near(edw, dw, 1e-12)
+      for i = 1, 3 do assert.near(edxs[i], dxs[i], 1e-12) end
+    end
+    assert.are.equal(1, fg.recordings)
+    assert.is_true(forwards >= 5 * 3 * 2 and backwards >= 5 * 3 * 2)
+  end)
+
+  it("an error in a replayed backward surfaces, and the compiled function works after", function ()
+    local fail = false
+    local sq = lg.custom{ name = "sq", forward = function (x) return x * x end,
+      backward = function (g, x) if fail then error("refused") end return 2 * x * g end }
+    local p = lg.value(3)
+    local fg = lg.compile(function (x) return sq(x) * p end)
+    assert.are.same({ 12, 12 }, { fg(2) })
+    fail = true
+    local ok, err = pcall(fg, 2)
+    assert.is_false(ok)
+    assert.truthy(err:find("luagrad.sq: .*refused$"), err)
+    assert.are.equal(4, p.grad)   -- the first call's credit only
+    fail = false
+    assert.are.same({ 27, 18 }, { fg(3) })
+    assert.are.equal(13, p.grad)
+  end)
+end)
