@@ -644,12 +644,14 @@ describe("lg.custom and the collector", function ()
       return collectgarbage("count")
     end
     round()
+    round()
     local m0 = memory()
     round()
     round()
-    -- kept definitions would take megabytes a round; a weak table's hash part may still
-    -- double once, as the collector's pace sets how many dead entries it meets
-    assert.is_true(memory() - m0 < 512, ("grew by %.1f KB"):format(memory() - m0))
+    -- kept definitions would take megabytes a round; the two weak tables' hash parts may
+    -- still double once, as the collector's pace (valgrind's too) sets how many dead entries
+    -- they meet
+    assert.is_true(memory() - m0 < 1024, ("grew by %.1f KB"):format(memory() - m0))
     local registry = debug.getregistry()
     local customs, defined = registry["luagrad.customs"], registry["luagrad.defined"]
     assert.are.equal("v", getmetatable(customs).__mode)
