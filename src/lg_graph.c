@@ -78,7 +78,7 @@ static int abandon (lg_Work *W, size_t sp, int err) {
 }
 
 /* A node another traversal holds, met by one nested in its callback? */
-#define HELD(W, v) ((W)->nested && ((v)->flags & (LGI_MARKED | LGI_NESTED)) == LGI_MARKED)
+#define HELD(nested, v) ((nested) && ((v)->flags & (LGI_MARKED | LGI_NESTED)) == LGI_MARKED)
 
 /*
 ** Iterative DFS post-order. A node is marked when first expanded (its unmarked parents are
@@ -91,7 +91,8 @@ int lgI_toposort (lg_Work *W, lg_Value *root) {
 
 int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
   size_t sp = 0;
-  uint8_t mark = (uint8_t)(W->nested ? LGI_MARKED | LGI_NESTED : LGI_MARKED);
+  const int nested = W->nested;   /* a local: writes to flags (bytes) may alias W */
+  const uint8_t mark = (uint8_t)(nested ? LGI_MARKED | LGI_NESTED : LGI_MARKED);
   W->count = 0;
   W->maxn = 0;
   W->hascall = 0;
@@ -111,10 +112,10 @@ int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
       for (i = v->n; i-- > 0; ) {  /* reversed, so the first argument comes out first */
         if (lgI_isconst(v, i)) continue;
         if (!(v->in[i].v->flags & LGI_MARKED)) W->stack[sp++] = v->in[i].v;
-        else if (HELD(W, v->in[i].v)) return abandon(W, sp, LGI_EBUSY);
+        else if (HELD(nested, v->in[i].v)) return abandon(W, sp, LGI_EBUSY);
       }
     }
-    else if (HELD(W, v)) return abandon(W, sp, LGI_EBUSY);   /* a root */
+    else if (HELD(nested, v)) return abandon(W, sp, LGI_EBUSY);   /* a root */
     else {
       sp--;
       if (!(v->flags & LGI_DONE)) {  /* all parents done: emit */
