@@ -91,27 +91,32 @@ typedef struct Callback {
   double *out;
 } Callback;
 
-/* The type of the value at i, "value" for a Value: a callback runs without the module's
-   upvalues, which lgL_typename reads, so it asks the registry. */
-static const char *resulttype (lua_State *L, int i) {
-  const char *t = luaL_typename(L, i);
+/* The Value at i, or NULL: a callback runs without the module's upvalues, which
+   lgL_tovalue reads, so it asks the registry for the metatable. */
+static const lg_Value *resultvalue (lua_State *L, int i) {
+  const lg_Value *v = NULL;
   if (lua_getmetatable(L, i)) {
     luaL_getmetatable(L, VALUE_MT);
-    if (lua_rawequal(L, -1, -2)) t = "value";
+    if (lua_rawequal(L, -1, -2)) v = (const lg_Value *)lua_touserdata(L, i);
     lua_pop(L, 2);
   }
-  return t;
+  return v;
 }
 
-/* Reads n results at the top of the stack into out (nil counts as 0 if zeros). */
-static void readresults (lua_State *L, const char *what, int n, double *out, int zeros) {
+/* Reads n results at the top of the stack into out: numbers from forward; from backward
+   numbers, Values (their data: a backward written with lg.sum or lg.dot serves sweeps in
+   numbers and on Values alike) or nil (0). */
+static void readresults (lua_State *L, int backward, int n, double *out) {
   int i, first = lua_gettop(L) - n + 1;
   for (i = 0; i < n; i++) {
     int t = lua_type(L, first + i);
+    const lg_Value *v;
     if (t == LUA_TNUMBER) out[i] = (double)lua_tonumber(L, first + i);
-    else if (t == LUA_TNIL && zeros) out[i] = 0.0;
-    else luaL_error(L, "%s must return %d number%s (result #%d is %s)", what, n,
-                    n == 1 ? "" : "s", i + 1, resulttype(L, first + i));
+    else if (backward && t == LUA_TNIL) out[i] = 0.0;
+    else if (backward && (v = resultvalue(L, first + i)) != NULL) out[i] = v->data;
+    else luaL_error(L, "%s must return %s (result #%d is %s)",
+                    backward ? "backward" : "forward", backward ? "numbers or values" : "numbers",
+                    i + 1, resultvalue(L, first + i) ? "value" : luaL_typename(L, first + i));
   }
 }
 
@@ -136,8 +141,7 @@ static int protectedcallback (lua_State *L) {
     if (lua_type(L, -1) == LUA_TNUMBER) lua_tostring(L, -1);
     return lua_error(L);
   }
-  readresults(L, cb->backward ? "backward" : "forward", cb->backward ? nin : nout, cb->out,
-              cb->backward);
+  readresults(L, cb->backward, cb->backward ? nin : nout, cb->out);
   return 0;
 }
 
