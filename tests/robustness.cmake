@@ -3,6 +3,7 @@
 #                      there and touches none of them (also under valgrind)
 #  c-alloc             the Nth allocation fails, for every N, through a Lua host's allocator
 #  asan-c-alloc        the same, built with AddressSanitizer + UBSan (leaks and UB fail it)
+#  asan-c-hostfn       the host-function host (tests/hostfn_test.lua), likewise
 #  valgrind-c-alloc    the same under valgrind, every 23rd N (valgrind is ~30x slower)
 #  asan-<spec>         every busted spec against an ASan + UBSan build of the module
 #  fuzz-corpus         the committed fuzz corpus, replayed through an ASan + UBSan build
@@ -85,6 +86,13 @@ sanitized(test_alloc_asan)
 target_link_libraries(test_alloc_asan PRIVATE ${LUA_LIBRARIES} m)
 add_test(NAME asan-c-alloc COMMAND test_alloc_asan)
 set_tests_properties(asan-c-alloc PROPERTIES ENVIRONMENT "${SAN_ENV}")
+
+# the host-function host: host and custom functions, their calls, sweeps and replays
+add_executable(test_hostfn_asan test_hostfn.c ${SAN_SOURCES})
+sanitized(test_hostfn_asan)
+target_link_libraries(test_hostfn_asan PRIVATE ${LUA_LIBRARIES} m)
+add_test(NAME asan-c-hostfn COMMAND test_hostfn_asan ${CMAKE_CURRENT_SOURCE_DIR}/hostfn_test.lua)
+set_tests_properties(asan-c-hostfn PROPERTIES ENVIRONMENT "${SAN_ENV}")
 
 # the fuzz target with a plain main, over the committed corpus
 add_executable(fuzz_replay fuzz/fuzz_luagrad.c fuzz/replay.c ${SAN_SOURCES})
