@@ -274,7 +274,7 @@ static int binary (lua_State *L, int op, lg_Value *const *v, const double *x, in
 void lgL_apply (lua_State *L, int op, int ia, int ib) {
   lg_Value *v[2];
   double x[2];
-  int n = lgI_ops[op].arity, f, i;
+  int n = lgI_ops[op].arity, f, i, mode;
   ia = lua_absindex(L, ia);
   ib = lua_absindex(L, ib);
   luaL_checkstack(L, 4, "derivative too large");
@@ -284,8 +284,9 @@ void lgL_apply (lua_State *L, int op, int ia, int ib) {
   for (i = 0; i < n; i++) {
     if (!lgL_operand(L, f + i, &v[i], &x[i])) operror(L, lgI_ops[op].name, i + 1);
   }
-  if (n == 1) unary(L, op, v, x, lgL_getwork(L)->mode, f);
-  else binary(L, op, v, x, lgL_getwork(L)->mode, f);
+  mode = lgL_getwork(L)->mode;
+  if (n == 1) unary(L, op, v, x, mode, f);
+  else binary(L, op, v, x, mode, f);
   lua_replace(L, f);
   lua_settop(L, f);
 }

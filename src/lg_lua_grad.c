@@ -482,35 +482,45 @@ static int results (lua_State *L, int res, int waslist) {
 ** lg.gradients, lg.tangents, backward{create_graph = true}
 ** =================================================================== */
 
+/* The Values in the list at list (n elements; numbers among them are skipped) into v, and,
+   unless nums is 0, the numbers beside them in the list at nums into x; how many. */
+static lua_Integer gather (lua_State *L, int list, int nums, lua_Integer n, lg_Value **v,
+                           double *x) {
+  lua_Integer i, k = 0;
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, (int)i);
+    if (lgL_tovalue(L, -1) != NULL) {
+      v[k] = lgL_tovalue(L, -1);
+      if (nums != 0) {
+        lua_rawgeti(L, nums, (int)i);
+        x[k] = (double)lua_tonumber(L, -1);
+        lua_pop(L, 1);
+      }
+      k++;
+    }
+    lua_pop(L, 1);
+  }
+  return k;
+}
+
+/* Scratch the stack owns for a sweep in numbers over m outputs and n inputs: m + n node
+   pointers, then m + n numbers. */
+static lg_Value **scratch (lua_State *L, lua_Integer m, lua_Integer n) {
+  return (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * (sizeof(lg_Value *)
+                                      + sizeof(double)) + 1, 0);
+}
+
 /* The numbers: one sweep on the shared buffers. Adjoints are read before they are
    cleared, into memory the stack owns, so no Lua value is made meanwhile. */
 static void gradnumbers (lua_State *L, int outs, int seeds, int ins, int res,
                          lua_Integer m, lua_Integer n) {
-  lg_Value **roots, **in;
-  double *seed, *got;
+  lg_Value **roots = scratch(L, m, n), **in = roots + m;
+  double *seed = (double *)(in + n), *got = seed + m;
+  lua_Integer i, nroots = gather(L, outs, seeds, m, roots, seed);   /* numbers: no sweep */
   lg_Work *W;
   void *saved;
-  lua_Integer i, nroots = 0;
   int err;
-  roots = (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * (sizeof(lg_Value *)
-                                       + sizeof(double)) + 1, 0);
-  in = roots + m;
-  seed = (double *)(in + n);
-  got = seed + m;
-  for (i = 1; i <= m; i++) {   /* numbers among the outputs: nothing to sweep */
-    lua_rawgeti(L, outs, (int)i);
-    lua_rawgeti(L, seeds, (int)i);
-    if (lgL_tovalue(L, -2) != NULL) {
-      roots[nroots] = lgL_tovalue(L, -2);
-      seed[nroots++] = (double)lua_tonumber(L, -1);
-    }
-    lua_pop(L, 2);
-  }
-  for (i = 1; i <= n; i++) {
-    lua_rawgeti(L, ins, (int)i);
-    in[i - 1] = lgL_tovalue(L, -1);
-    lua_pop(L, 1);
-  }
+  gather(L, ins, 0, n, in, NULL);
   W = lgL_beginsweep(L, &saved);
   err = lgI_gradients(W, roots, seed, (size_t)nroots, in, (size_t)n, got);
   lgL_endsweep(L, W, saved);
@@ -552,10 +562,10 @@ static void gradgraph (lua_State *L, int outs, int seeds, int ins, int res, lua_
 }
 
 /* Checks and normalizes (outputs, inputs [, opts]) at 1, 2, 3 of lg.gradients and
-   lg.tangents; pushes the seeds (or tangents) list; returns whether the inputs were a list,
-   and sets *m, *n and *graph. */
-static int prepare (lua_State *L, const char *fn, const char *field, lua_Integer *m,
-                    lua_Integer *n, int *graph) {
+   lg.tangents; pushes the list of option field, one per output (seeds) or, if perinput, per
+   input (tangents); returns whether the inputs were a list, and sets *m, *n and *graph. */
+static int prepare (lua_State *L, const char *fn, const char *field, int perinput,
+                    lua_Integer *m, lua_Integer *n, int *graph) {
   int waslist, values;
   lua_settop(L, 3);
   if (!lua_isnil(L, 3) && lua_type(L, 3) != LUA_TTABLE) lgL_argerror(L, fn, 3, "table");
@@ -571,8 +581,7 @@ static int prepare (lua_State *L, const char *fn, const char *field, lua_Integer
     lgL_checkoptions(L, 3, fn, names);
   }
   *graph = lua_isnil(L, 3) ? 0 : lgL_optboolean(L, 3, "create_graph", fn);
-  values = seedlist(L, lua_isnil(L, 3) ? 0 : 3, strcmp(field, "seeds") == 0 ? *m : *n, fn,
-                    field);
+  values = seedlist(L, lua_isnil(L, 3) ? 0 : 3, perinput ? *n : *m, fn, field);
   if (values) *graph = 1;
   lua_createtable(L, (int)*n, 0);   /* the results */
   return waslist;
@@ -581,7 +590,7 @@ static int prepare (lua_State *L, const char *fn, const char *field, lua_Integer
 /* lg.gradients(outputs, inputs [, {seeds = s, create_graph = b}]) -> gradients */
 static int mod_gradients (lua_State *L) {
   lua_Integer m, n;
-  int graph, waslist = prepare(L, "gradients", "seeds", &m, &n, &graph);
+  int graph, waslist = prepare(L, "gradients", "seeds", 0, &m, &n, &graph);
   if (graph) gradgraph(L, 1, 4, 2, 5, m, n, "gradients");
   else gradnumbers(L, 1, 4, 2, 5, m, n);
   return results(L, 5, waslist);
@@ -709,29 +718,13 @@ void lgL_pushgradvalue (lua_State *L, lg_Value *v, int vi) {
 /* Forward mode in numbers: one sweep on the shared buffers. */
 static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_Integer m,
                         lua_Integer n) {
-  lg_Value **roots, **in;
-  double *tin, *tout;
+  lg_Value **roots = scratch(L, m, n), **in = roots + m;
+  double *tin = (double *)(in + n), *tout = tin + n;
+  lua_Integer i, nroots = gather(L, outs, 0, m, roots, NULL);   /* numbers: tangent 0 */
   lg_Work *W;
   void *saved;
-  lua_Integer i, nroots = 0;
   int err;
-  roots = (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * (sizeof(lg_Value *)
-                                       + sizeof(double)) + 1, 0);
-  in = roots + m;
-  tin = (double *)(in + n);
-  tout = tin + n;
-  for (i = 1; i <= m; i++) {   /* numbers among the outputs: tangent 0 */
-    lua_rawgeti(L, outs, (int)i);
-    if (lgL_tovalue(L, -1) != NULL) roots[nroots++] = lgL_tovalue(L, -1);
-    lua_pop(L, 1);
-  }
-  for (i = 1; i <= n; i++) {
-    lua_rawgeti(L, ins, (int)i);
-    in[i - 1] = lgL_tovalue(L, -1);
-    lua_rawgeti(L, tans, (int)i);
-    tin[i - 1] = (double)lua_tonumber(L, -1);
-    lua_pop(L, 2);
-  }
+  gather(L, ins, tans, n, in, tin);
   W = lgL_beginsweep(L, &saved);
   err = lgI_jvp(W, in, tin, (size_t)n, roots, (size_t)nroots, tout);
   lgL_endsweep(L, W, saved);
@@ -871,7 +864,7 @@ static int mod_tangents (lua_State *L) {
   lua_Integer m, n;
   int graph, outlist;
   outlist = lua_type(L, 1) == LUA_TTABLE;
-  prepare(L, "tangents", "tangents", &m, &n, &graph);
+  prepare(L, "tangents", "tangents", 1, &m, &n, &graph);
   lua_pop(L, 1);
   lua_createtable(L, (int)m, 0);   /* 5: one tangent per output */
   if (graph) tangraph(L, 1, 4, 2, 5, m, n, "tangents");
