@@ -93,9 +93,38 @@ static void pusharg (lua_State *L, const Graph *G, const lg_Value *v, uint32_t k
   else lua_rawgeti(L, G->nodes, (lua_Integer)position(L, G, v->in[k].v));
 }
 
-static int newblock (lua_State *L) {   /* a userdata of *(size_t *) arg 1 bytes */
-  lua_newuserdata(L, *(const size_t *)lua_touserdata(L, 1));
+/* Makes a userdata of *(size_t *) arg 1 bytes: the result, and (5.1's lua_cpcall keeps no
+   result) the registry's entry at that address. */
+static int newblock (lua_State *L) {
+  void *key = lua_touserdata(L, 1);
+  lua_newuserdata(L, *(const size_t *)key);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
   return 1;
+}
+
+/* Pushes a new userdata of size bytes, allocated under protection (so that a failure raises
+   only once the caller has released what it holds); LUA_OK or the error, pushed. Before 5.2 a
+   C function to call is itself a new closure, so lua_cpcall makes it inside. */
+static int protectednew (lua_State *L, size_t *size) {
+  int status;
+#if LUA_VERSION_NUM == 501
+  status = lua_cpcall(L, newblock, size);
+  if (status == LUA_OK) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, size);
+    lua_pushnil(L);   /* the entry goes; clearing a key allocates nothing */
+    lua_rawsetp(L, LUA_REGISTRYINDEX, size);
+  }
+#else
+  lua_pushcfunction(L, newblock);   /* a light C function: nothing allocated */
+  lua_pushlightuserdata(L, size);
+  status = lua_pcall(L, 1, 1, 0);
+  if (status == LUA_OK) {
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, size);
+  }
+#endif
+  return status;
 }
 
 /*
@@ -125,9 +154,7 @@ static void collect (lua_State *L, Graph *G, int roots) {
   if (G->count > (size_t)INT32_MAX / 2) luaL_error(L, "luagrad: graph too large");
   size = G->count * sizeof(lg_Value *) + maxn * sizeof(double) + 1;
   W->busy++;   /* a finalizer run by this allocation gets buffers of its own */
-  lua_pushcfunction(L, newblock);
-  lua_pushlightuserdata(L, &size);
-  status = lua_pcall(L, 1, 1, 0);
+  status = protectednew(L, &size);
   W->busy--;
   if (status != LUA_OK) lua_error(L);
   G->order = (lg_Value **)lua_touserdata(L, -1);
