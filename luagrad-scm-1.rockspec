@@ -24,11 +24,12 @@ build = {
   type = "builtin",
   modules = {
     ["luagrad.core"] = {
-      sources = { "src/lg_lua.c", "src/lg_lua_host.c", "src/lg_lua_compile.c",
-                  "src/lg_lua_grad.c", "src/lg_lua_custom.c", "src/lg_lua_mode.c",
-                  "src/lg_ops.c", "src/lg_graph.c", "src/lg_arena.c",
-                  "src/lg_dot.c", "src/lg_call.c", "src/lg_tape.c",
-                  "src/lg_noembed.c" },
+      sources = { "src/core/ops.c", "src/core/call.c", "src/core/work.c", "src/core/text.c",
+                  "src/graph/order.c", "src/graph/sweep.c", "src/graph/tape.c",
+                  "src/graph/dot.c", "src/graph/arena.c",
+                  "src/lua/base.c", "src/lua/record.c", "src/lua/ops.c", "src/lua/host.c",
+                  "src/lua/custom.c", "src/lua/grad.c", "src/lua/value.c",
+                  "src/lua/compile.c", "src/lua/open.c", "src/lua/noembed.c" },
       incdirs = { "include", "src" },
       libraries = { "m" },
     },

@@ -30,8 +30,7 @@ foreach(tag lua5.1 lua5.2 lua5.3 luajit)
     continue()
   endif()
   string(REPLACE "." "" target luagrad_module_${tag})
-  add_library(${target} MODULE src/lg_lua.c src/lg_lua_host.c src/lg_lua_compile.c
-              src/lg_lua_grad.c src/lg_lua_custom.c src/lg_lua_mode.c ${EMBEDDED}
+  add_library(${target} MODULE ${LUAGRAD_BINDING_SOURCES} ${EMBEDDED}
               $<TARGET_OBJECTS:lg_core>)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/include
                              ${PROJECT_SOURCE_DIR}/src ${LUAGRAD_INCLUDE_${tag}})

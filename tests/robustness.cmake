@@ -58,9 +58,7 @@ add_custom_command(OUTPUT ${SAN_EMBEDDED}
   COMMAND ${CMAKE_COMMAND} -DOUTPUT=${SAN_EMBEDDED} "-DSOURCES=${LUAGRAD_LUA_SOURCE_LIST}"
           -DROOT=${PROJECT_SOURCE_DIR} -P ${PROJECT_SOURCE_DIR}/cmake/embed.cmake
   DEPENDS ${LUAGRAD_LUA_SOURCES} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake VERBATIM)
-file(GLOB SAN_SOURCES ${PROJECT_SOURCE_DIR}/src/lg_*.c)
-list(FILTER SAN_SOURCES EXCLUDE REGEX "lg_noembed\\.c$")   # the rock's, not ours
-list(APPEND SAN_SOURCES ${SAN_EMBEDDED})
+set(SAN_SOURCES ${LUAGRAD_CORE_SOURCES} ${LUAGRAD_BINDING_SOURCES} ${SAN_EMBEDDED})
 
 function(sanitized target)
   target_compile_options(${target} PRIVATE ${SAN_FLAGS})

@@ -18,7 +18,7 @@ mkdir "$tmp/empty" "$tmp/work"
 # the builtin build writes objects next to the sources: build a copy
 cp -R "$src/luagrad-scm-1.rockspec" "$src/src" "$src/include" "$src/lua" "$src/spec" \
       "$src/tests" "$tmp/work/"
-rm -f "$tmp"/work/src/*.o
+rm -f "$tmp"/work/src/*/*.o
 tree=$tmp/tree
 rocks () { luarocks --lua-version="$ver" --tree="$tree" --only-server="$tmp/empty" "$@"; }
 

@@ -32,7 +32,7 @@ cmake -DOUTPUT="$out/lg_embedded.c" "-DSOURCES=$sources" -DROOT="$root" \
 clang -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
       -fsanitize=fuzzer,address,undefined,float-cast-overflow -fno-sanitize-recover=all \
       -I"$root/include" -I"$root/src" $lua_cflags -o "$out/fuzz_luagrad" \
-      "$root/tests/fuzz/fuzz_luagrad.c" $(ls "$root"/src/lg_*.c | grep -v lg_noembed.c) \
+      "$root/tests/fuzz/fuzz_luagrad.c" $(ls "$root"/src/core/*.c "$root"/src/graph/*.c "$root"/src/lua/*.c | grep -v noembed.c) \
       "$out/lg_embedded.c" $lua_libs -lm
 
 echo "fuzzing for ${seconds}s (corpus: $out/corpus and tests/fuzz/corpus)"

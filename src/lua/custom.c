@@ -1,16 +1,16 @@
 /*
-** lg_lua_custom.c: functions defined in Lua with their own derivative,
+** custom.c: functions defined in Lua with their own derivative,
 **   local f = lg.custom{ forward = function (x, y) ... end,
 **                        backward = function (g, x, y, out) return dx, dy end }
 ** used like a built-in op on Values and numbers. A call is a host function's call node
-** (lg_call.c) whose lg_Func lives in the node and calls back into Lua: forward from a
+** (core/call.c) whose lg_Func lives in the node and calls back into Lua: forward from a
 ** compiled replay, backward from a sweep in numbers. A sweep on Values (create_graph) calls
-** backward itself with Values (lg_lua_grad.c), so a backward written with operators and lg
+** backward itself with Values (grad.c), so a backward written with operators and lg
 ** functions can be differentiated again.
 */
 #include <string.h>
 
-#include "lg_lua.h"
+#include "lua/lg_lua.h"
 
 #define CUSTOMS_KEY "luagrad.customs"   /* light userdata -> its Custom; weak values */
 #define DEFINED_KEY "luagrad.defined"   /* Custom -> true; weak keys (see pushcustom) */

@@ -1,11 +1,11 @@
 /*
-** lg_call.c: host-defined differentiable functions (lg_Func). A call is one node over its
+** call.c: host-defined differentiable functions (lg_Func). A call is one node over its
 ** inputs that holds every output and, during backward, every output's adjoint; each output
 ** is a node of its own whose backward adds its adjoint to the call's. The call's backward
 ** then runs the host's vector-Jacobian product once for all outputs.
 */
 #include <string.h>
-#include "lg_internal.h"
+#include "core/lg_core.h"
 
 int lgI_validfunc (const lg_Func *f) {
   return f != NULL && f->name != NULL && f->forward != NULL && f->vjp != NULL

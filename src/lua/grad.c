@@ -1,45 +1,16 @@
 /*
-** lg_lua_grad.c: derivatives beyond backward's. lg.gradients gives gradients without
+** grad.c: derivatives beyond backward's. lg.gradients gives gradients without
 ** touching any .grad; lg.tangents is forward mode; v:backward{create_graph = true} and
 ** both functions' create_graph option record the derivative itself as Values, so that it
 ** can be differentiated again, to any order. Those graph-mode sweeps walk the graph's
 ** Values on the Lua stack and in tables, and make each op's derivative from ops with its
-** row's build function (lg_ops.c): the derivative of an op lives in one place.
+** row's build function (core/ops.c): the derivative of an op lives in one place.
 */
 #include <string.h>
 
-#include "lg_lua.h"
+#include "lua/lg_lua.h"
 
 #define GRADS_KEY "luagrad.grads"   /* Value -> its grad as a Value; weak keys (5.2+) */
-
-/* Raises on a key of the options table at t that is not in names (NULL-terminated). */
-void lgL_checkoptions (lua_State *L, int t, const char *fn, const char *const *names) {
-  t = lua_absindex(L, t);
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    int i, known = 0;
-    lua_pop(L, 1);
-    for (i = 0; names[i] != NULL && !known; i++)
-      known = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), names[i]) == 0;
-    if (!known) {
-      if (lua_type(L, -1) == LUA_TSTRING)
-        luaL_error(L, "luagrad.%s: unknown option '%s'", fn, lua_tostring(L, -1));
-      luaL_error(L, "luagrad.%s: unknown option (a %s key)", fn, luaL_typename(L, -1));
-    }
-  }
-}
-
-int lgL_optboolean (lua_State *L, int t, const char *field, const char *fn) {
-  int b;
-  lua_getfield(L, t, field);
-  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-    luaL_error(L, "luagrad.%s: bad option '%s' (boolean expected, got %s)", fn, field,
-               lgL_typename(L, -1));
-  b = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return b;
-}
-
 
 /* {==================================================================
 ** A graph's Values: the nodes a set of roots depends on, in order, as Lua values

@@ -1,135 +1,10 @@
 /*
-** lg_graph.c: nodes, the order of a graph, backward and zero_grad. Every traversal is a loop
-** over an explicit stack: graph depth is unbounded.
+** sweep.c: the sweeps over a graph's order: backward, gradients without touching grads,
+** forward mode (tangents) and zero_grad. Every traversal is a loop over the order: graph
+** depth is unbounded.
 */
 #include <string.h>
-#include "lg_internal.h"
-
-/* ---- nodes ------------------------------------------------------------------- */
-
-void lgI_forward (lg_Value *v, double *x) {
-  uint32_t i;
-  for (i = 0; i < v->n; i++) x[i] = lgI_argdata(v, i);
-  v->data = lgI_ops[v->op].forward((int)v->n, x);
-}
-
-/* ---- scratch memory ---------------------------------------------------------- */
-
-void lgI_workinit (lg_Work *W, lg_Alloc allocf, void *ud) {
-  memset(W, 0, sizeof(*W));
-  W->allocf = allocf;
-  W->ud = ud;
-}
-
-void *lgI_alloc (lg_Work *W, void *p, size_t osize, size_t nsize) {
-  return W->allocf(W->ud, p, osize, nsize);
-}
-
-void lgI_workfree (lg_Work *W) {
-  lgI_alloc(W, W->stack, W->nstack * sizeof(lg_Value *), 0);
-  lgI_alloc(W, W->order, W->norder * sizeof(lg_Value *), 0);
-  lgI_alloc(W, W->x, W->nx * sizeof(double), 0);
-  lgI_alloc(W, W->text, W->ntext, 0);
-  W->stack = W->order = NULL;
-  W->x = NULL;
-  W->text = NULL;
-  W->nstack = W->norder = W->nx = W->ntext = 0;
-}
-
-/* Grows *buf (of *cap elements of size elem) to hold at least need; LG_EMEM on failure. */
-static int grow (lg_Work *W, void **buf, size_t *cap, size_t need, size_t elem) {
-  size_t ncap = (*cap < 64) ? 64 : *cap;
-  void *nb;
-  if (need <= *cap) return LG_OK;
-  while (ncap < need) {
-    if (ncap > ((size_t)-1 / 2) / elem) return LG_EMEM;
-    ncap *= 2;
-  }
-  nb = lgI_alloc(W, *buf, *cap * elem, ncap * elem);
-  if (nb == NULL) return LG_EMEM;
-  *buf = nb;
-  *cap = ncap;
-  return LG_OK;
-}
-
-int lgI_reservex (lg_Work *W, size_t n) {
-  return grow(W, (void **)&W->x, &W->nx, n, sizeof(double));
-}
-
-/* ---- order ----------------------------------------------------------------------- */
-
-#define MARKS (LGI_MARKED | LGI_DONE | LGI_NESTED)
-
-void lgI_unmark (lg_Work *W) {
-  size_t i;
-  for (i = 0; i < W->count; i++) W->order[i]->flags &= (uint8_t)~MARKS;
-}
-
-/* Clears the marks left by a toposort that stopped part way (err): nodes already ordered and
-   nodes still on the stack; a nested traversal clears only its own. */
-static int abandon (lg_Work *W, size_t sp, int err) {
-  size_t i;
-  for (i = 0; i < sp; i++) {
-    if (!W->nested || (W->stack[i]->flags & LGI_NESTED)) W->stack[i]->flags &= (uint8_t)~MARKS;
-  }
-  lgI_unmark(W);
-  W->count = 0;
-  return err;
-}
-
-/* A node another traversal holds, met by one nested in its callback? */
-#define HELD(nested, v) ((nested) && ((v)->flags & (LGI_MARKED | LGI_NESTED)) == LGI_MARKED)
-
-/*
-** Iterative DFS post-order. A node is marked when first expanded (its unmarked parents are
-** pushed) and emitted when met again on top of the stack with all its parents done. A node
-** may be pushed twice before it is expanded; the later copy finds it marked and drops it.
-*/
-int lgI_toposort (lg_Work *W, lg_Value *root) {
-  return lgI_toposortn(W, &root, 1);
-}
-
-int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
-  size_t sp = 0;
-  const int nested = W->nested;   /* a local: writes to flags (bytes) may alias W */
-  const uint8_t mark = (uint8_t)(nested ? LGI_MARKED | LGI_NESTED : LGI_MARKED);
-  W->count = 0;
-  W->maxn = 0;
-  W->hascall = 0;
-  if (grow(W, (void **)&W->stack, &W->nstack, nroots, sizeof(lg_Value *)) != LG_OK)
-    return LG_EMEM;
-  while (sp < nroots) {  /* reversed, so the first root comes out first */
-    W->stack[sp] = roots[nroots - 1 - sp];
-    sp++;
-  }
-  while (sp > 0) {
-    lg_Value *v = W->stack[sp - 1];
-    if (!(v->flags & LGI_MARKED)) {  /* first visit: expand */
-      uint32_t i;
-      v->flags |= mark;
-      if (grow(W, (void **)&W->stack, &W->nstack, sp + v->n, sizeof(lg_Value *)) != LG_OK)
-        return abandon(W, sp, LG_EMEM);
-      for (i = v->n; i-- > 0; ) {  /* reversed, so the first argument comes out first */
-        if (lgI_isconst(v, i)) continue;
-        if (!(v->in[i].v->flags & LGI_MARKED)) W->stack[sp++] = v->in[i].v;
-        else if (HELD(nested, v->in[i].v)) return abandon(W, sp, LGI_EBUSY);
-      }
-    }
-    else if (HELD(nested, v)) return abandon(W, sp, LGI_EBUSY);   /* a root */
-    else {
-      sp--;
-      if (!(v->flags & LGI_DONE)) {  /* all parents done: emit */
-        if (grow(W, (void **)&W->order, &W->norder, W->count + 1, sizeof(lg_Value *)) != LG_OK)
-          return abandon(W, sp + 1, LG_EMEM);
-        v->flags |= LGI_DONE;
-        W->order[W->count++] = v;
-        if (v->n > W->maxn) W->maxn = v->n;
-        if (v->op == LGI_CALL) W->hascall = 1;
-      }
-    }
-  }
-  return LG_OK;
-}
+#include "graph/lg_graph.h"
 
 /* ---- backward ------------------------------------------------------------------- */
 
@@ -149,7 +24,7 @@ static void pushadjoint (lg_Value *v, double *x) {
 static void settle (lg_Value *v) {
   v->grad += v->adj;
   v->adj = 0.0;
-  v->flags &= (uint8_t)~(MARKS | LGI_GRADVALUE);
+  v->flags &= (uint8_t)~(LGI_MARKS | LGI_GRADVALUE);
 }
 
 /* Abandons a sweep: no grad changes, every adjoint and mark goes. */

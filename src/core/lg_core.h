@@ -1,8 +1,9 @@
 /*
-** lg_internal.h: what the core's files share. Never installed; knows nothing of Lua.
+** lg_core.h: the core (src/core): the node, its kinds, the op table, host calls, scratch
+** memory and text. What every layer above builds on. Never installed; knows nothing of Lua.
 */
-#ifndef LG_INTERNAL_H
-#define LG_INTERNAL_H
+#ifndef LG_CORE_H
+#define LG_CORE_H
 
 #include <stdint.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct lg_Value {
 #define LGI_GRADVALUE 16u  /* the binding holds its grad as a Value (create_graph) */
 #define LGI_NESTED 32u   /* marked by a traversal nested in another's callback (W->nested) */
 #define LGI_GIVEN 64u    /* forward mode: its tangent is given, not computed */
+#define LGI_MARKS (LGI_MARKED | LGI_DONE | LGI_NESTED)   /* what a traversal leaves */
 
 /* Forward: y = f(x[0..n-1]). Backward: dx[i] = g * dy/dx[i], given x, y and g = dJ/dy. */
 typedef double (*lgI_Forward) (int n, const double *x);
@@ -196,29 +198,18 @@ LGI_FUNC void lgI_workfree (lg_Work *W);
 LGI_FUNC void *lgI_alloc (lg_Work *W, void *p, size_t osize, size_t nsize);
 /* Ensures room for n doubles in W->x; LG_EMEM on failure. */
 LGI_FUNC int lgI_reservex (lg_Work *W, size_t n);
+/* Grows *buf (of *cap elements of size elem) to hold at least need; LG_EMEM on failure. */
+LGI_FUNC int lgI_grow (lg_Work *W, void **buf, size_t *cap, size_t need, size_t elem);
 
-/* W->order[0 .. W->count-1] := every node root depends on, parents before children, with
-   LGI_MARKED set on each; LG_EMEM (and no marks left) on failure. lgI_unmark clears them. */
-LGI_FUNC int lgI_toposort (lg_Work *W, lg_Value *root);
-/* The same over several roots: every node any of them depends on, once. */
-LGI_FUNC int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots);
-LGI_FUNC void lgI_unmark (lg_Work *W);
+/* Error codes of the core beyond the public LG_E* ones. */
+#define LGI_EGUARD 100   /* a replay found a guard broken: record again */
 /* Under LGI_ANOMALY, LGI_ENAN: the derivative of W->bad gave NaN for argument W->badarg
    (and, as for any failure, no grad changed). */
 #define LGI_ENAN 101
 /* A traversal nested in a sweep's callback met a node of that sweep's graph. */
 #define LGI_EBUSY 102
-LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
-/* grads[j] := d(sum of seeds[i] * outs[i]) / d(ins[j]); no grad changes. */
-LGI_FUNC int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds,
-                            size_t nout, lg_Value *const *ins, size_t nin, double *grads);
-/* Forward mode: touts[i] := d(outs[i]) in the direction tins of ins (whose own
-   dependencies are ignored). */
-LGI_FUNC int lgI_jvp (lg_Work *W, lg_Value *const *ins, const double *tins, size_t nin,
-                      lg_Value *const *outs, size_t nout, double *touts);
-LGI_FUNC int lgI_zerograd (lg_Work *W, lg_Value *root);
 
-/* ---- host functions (lg_call.c) -------------------------------------------- */
+/* ---- host functions (call.c) -------------------------------------------- */
 
 /* A call of a host function is a node with one slot per input; its outputs are nodes of
    op LGI_OUTPUT with two slots: the call, and the constant index of the output. Neither op
@@ -253,69 +244,6 @@ LGI_FUNC int lgI_callbackward (lg_Work *W, lg_Value *call);
 LGI_FUNC void lgI_outputbackward (lg_Value *out);
 LGI_FUNC void lgI_callabandon (lg_Value *call);
 
-/* ---- tapes: a recorded graph flattened for replay (lg_tape.c) ---------------- */
-
-#define LGI_EGUARD 100   /* a replay found a guard broken: record again */
-
-enum { LGI_GLT, LGI_GLE, LGI_GDATA };
-
-/* A fact Lua saw while recording: a < b or a <= b gave expect, or a's data was ka. */
-typedef struct lg_Guard {
-  uint8_t kind, expect;
-  int32_t a, b;     /* tape indices; -1: the constant ka / kb */
-  double ka, kb;
-} lg_Guard;
-
-/* A host function's call in a tape. Its outputs and their adjoints are the tape's own
-   (cy and cg, from index y on), so that a replay never writes into the recorded graph. */
-typedef struct lg_TapeCall {
-  const lg_Func *f;
-  uint32_t node;   /* its index in the tape */
-  uint32_t y;      /* its first output's index in cy and cg */
-} lg_TapeCall;
-
-/*
-** The nodes of a tape are the recorded graph's, in its order: first everything the result
-** depends on, ending with the result at index out, then what only guards read. A call node
-** has its arguments as any op; an output node has one argument, its call, and keeps in the
-** next argidx entry the index of its value in cy (and of its adjoint in cg).
-*/
-typedef struct lg_Tape {
-  lg_Alloc allocf; void *ud;
-  void *block; size_t blocksize;     /* every array below lives in this one block */
-  uint32_t nnodes, nargs, ninputs, nexternal, nguards, maxn, out;
-  uint32_t nslots;                   /* nodes, then one slot per constant argument */
-  uint32_t ncalls, ny;               /* host calls, and their outputs in all */
-  double *val, *adj, *x;             /* val, adj: nslots each; x: scratch, 2 * maxn */
-  double *cy, *cg;                   /* the calls' outputs and their adjoints: ny each */
-  lg_Value **ext;                    /* external leaves: read and credited on each replay */
-  lg_TapeCall *call;                 /* the calls, in tape order */
-  lg_Guard *guard;
-  uint32_t *first, *n, *extidx;
-  uint32_t *argidx;                  /* every argument's slot in val */
-  int32_t *input;                    /* -1: an input the result does not use */
-  uint8_t *op;
-} lg_Tape;
-
-/* From W->order (lgI_toposortn over out and the guards' nodes, marks still set) makes T
-   the flat tape; leaves flagged LGI_INPUT are the inputs, other leaves external. Until
-   lgI_tapeend, lgI_tapeindex maps a node to its index (-1 if not in the tape) so that the
-   caller can fill T->input and T->guard. LG_EMEM when out of memory (or for more than
-   INT32_MAX nodes). */
-LGI_FUNC int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
-                            uint32_t nguards);
-LGI_FUNC int32_t lgI_tapeindex (const lg_Value *v);
-LGI_FUNC void lgI_tapeend (lg_Work *W);
-LGI_FUNC void lgI_tapefree (lg_Tape *T);
-/* Recomputes every value from T->val at the inputs and the external leaves' data; then
-   LGI_EGUARD if a guard no longer holds. A host function that fails gives LG_EHOST with
-   W->msg, or LGI_EGUARD if a guard on values computed before it is broken (Lua would have
-   taken another path, and maybe never called it). */
-LGI_FUNC int lgI_tapeforward (lg_Tape *T, lg_Work *W);
-/* Adjoints from the output (seeded 1) back to every node; then external leaves' grads get
-   theirs added. LG_EHOST with W->msg, and no grad changed, if a host's vjp fails. */
-LGI_FUNC int lgI_tapebackward (lg_Tape *T, lg_Work *W);
-
 /* ---- text ------------------------------------------------------------------- */
 
 /* Text appended to W->text (so the text always has an owner, even if the caller's use of it
@@ -332,22 +260,5 @@ LGI_FUNC void lgI_bufaddstr (lg_Buffer *B, const char *s);
 LGI_FUNC void lgI_bufaddnum (lg_Buffer *B, double x);
 /* x as "%.14g" with '.' as the decimal point whatever the locale; buf of 32 bytes. */
 LGI_FUNC const char *lgI_fmtnum (char *buf, double x);
-
-/* The label of a node for the graph printer (*len bytes), or NULL. */
-typedef const char *(*lgI_Labeler) (void *ud, const lg_Value *v, size_t *len);
-/* Appends Graphviz DOT text for the graph ending at root. */
-LGI_FUNC int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud,
-                        lg_Buffer *B);
-
-/* ---- the module's Lua parts, compiled in (generated from the files in lua/luagrad) ------ */
-
-typedef struct lg_Source {
-  const char *module;     /* "luagrad", "luagrad.nn", ... */
-  const char *chunkname;  /* "=luagrad/init.lua", ... */
-  const char *text;
-  size_t len;
-} lg_Source;
-
-LGI_FUNC const lg_Source lgI_sources[];   /* ends with a NULL module */
 
 #endif

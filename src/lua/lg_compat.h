@@ -1,7 +1,7 @@
 /*
 ** lg_compat.h: the differences between Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT that the binding
 ** meets, behind 5.4's names (where the older API has the same meaning) or an lgC_ function.
-** Included by lg_lua.c only, after lua.h and lauxlib.h. LuaJIT reports LUA_VERSION_NUM 501
+** Included by lua/lg_lua.h only, after lua.h and lauxlib.h. LuaJIT reports LUA_VERSION_NUM 501
 ** and is treated exactly as 5.1: everything below for 5.1 is in LuaJIT's API too.
 */
 #ifndef LG_COMPAT_H

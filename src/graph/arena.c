@@ -1,11 +1,11 @@
 /*
-** lg_arena.c: the public C API for callers without Lua. Values live in an arena of chunks
+** arena.c: the public C API for callers without Lua. Values live in an arena of chunks
 ** taken from the caller's allocator (allocate as you go, free all at once, as Stan's tape),
 ** and the arena's scratch buffers serve its traversals.
 */
 #include <stdlib.h>
 #include <string.h>
-#include "lg_internal.h"
+#include "graph/lg_graph.h"
 
 #define CHUNKSIZE 65536   /* bytes per chunk; a larger node gets a chunk of its own */
 

@@ -1,11 +1,11 @@
 /*
-** lg_lua_compile.c: lg.compile in Lua. A compiled function records its function's graph
+** compile.c: lg.compile in Lua. A compiled function records its function's graph
 ** once, on fresh leaves, with guards for what Lua saw; then replays the tape in C for new
-** numbers (lg_tape.c), recording again when a guard breaks or the arguments change shape.
+** numbers (graph/tape.c), recording again when a guard breaks or the arguments change shape.
 */
 #include <string.h>
 
-#include "lg_lua.h"
+#include "lua/lg_lua.h"
 
 /* A compiled function: its tape and how often it recorded. User values: 1 the function,
    2 what keeps the last recording's graph alive (the tape points into it: external leaves),
@@ -20,28 +20,6 @@ typedef struct Compiled {
 
 #define MAXDEPTH 64   /* nesting of argument tables */
 
-/* Records guard [kind, a, b or the data, expect] (stack indices a, b) in the recording's
-   guard list: four slots per guard. */
-void lgL_addguard (lua_State *L, int kind, int a, int b, int expect) {
-  int t;
-  lua_Integer n;
-  if (lua_getfield(L, LUA_REGISTRYINDEX, GUARDS_KEY) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    return;
-  }
-  t = lua_gettop(L);
-  n = (lua_Integer)lua_rawlen(L, t);
-  lua_pushinteger(L, kind);
-  lua_rawseti(L, t, n + 1);
-  lua_pushvalue(L, a);
-  lua_rawseti(L, t, n + 2);
-  if (kind == LGI_GDATA) lua_pushnumber(L, (lua_Number)lgL_tovalue(L, a)->data);
-  else lua_pushvalue(L, b);
-  lua_rawseti(L, t, n + 3);
-  lua_pushboolean(L, expect);
-  lua_rawseti(L, t, n + 4);
-  lua_pop(L, 1);
-}
 
 static Compiled *checkcompiled (lua_State *L) {
   return (Compiled *)luaL_checkudata(L, 1, COMPILED_MT);
@@ -317,7 +295,7 @@ static int compiled_gc (lua_State *L) {
 }
 
 /* lg.compile(f) -> a compiled function */
-int lgL_compile (lua_State *L) {
+static int mod_compile (lua_State *L) {
   Compiled *c;
   if (lua_type(L, 1) != LUA_TFUNCTION) lgL_argerror(L, "compile", 1, "function");
   c = (Compiled *)lgC_newuserdatauv(L, sizeof(Compiled), 3);
@@ -336,8 +314,9 @@ static const luaL_Reg compiled_meta[] = {
   {NULL, NULL}
 };
 
-/* Creates the compiled functions' metatable, once per state. */
-void lgL_opencompile (lua_State *L) {
+/* Creates the compiled functions' metatable (once per state) and adds lg.compile to the
+   module table at module. */
+void lgL_opencompile (lua_State *L, int module) {
   if (luaL_newmetatable(L, COMPILED_MT)) {
     lgL_pushupvalues(L);
     luaL_setfuncs(L, compiled_meta, NUPVALUES);
@@ -345,4 +324,7 @@ void lgL_opencompile (lua_State *L) {
     lua_setfield(L, -2, "__metatable");
   }
   lua_pop(L, 1);
+  lgL_pushupvalues(L);
+  lua_pushcclosure(L, mod_compile, NUPVALUES);
+  lua_setfield(L, module, "compile");
 }

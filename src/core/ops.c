@@ -1,8 +1,8 @@
 /*
-** lg_ops.c: every operation, its value and its derivative side by side, and the op table.
+** ops.c: every operation, its value and its derivative side by side, and the op table.
 ** Adding an op is one block here (its value, its derivative, and that derivative again built
 ** from ops, so that it can be differentiated in turn) plus one row in lgI_ops and its name in
-** lg_internal.h's enum: the binding makes lg.<name> and v:<name>() from the row, and the
+** lg_core.h's enum: the binding makes lg.<name> and v:<name>() from the row, and the
 ** graph printer reads its name.
 **
 ** Conventions at non-differentiable points follow PyTorch: relu'(0) = 0, abs'(0) = 0, a tie
@@ -10,7 +10,7 @@
 ** d/dy x^y = 0 where x = 0 and y >= 0. Outside the domain the result is NaN, as C gives.
 */
 #include <math.h>
-#include "lg_internal.h"
+#include "core/lg_core.h"
 
 #define UNUSED(x) ((void)(x))
 #define WANTS(B, i) ((B)->want < 0 || (B)->want == (i))
@@ -330,3 +330,9 @@ const lg_OpDef lgI_ops[LGI_NOPS] = {
 };
 
 const int lgI_nops = LGI_NOPS;
+
+void lgI_forward (lg_Value *v, double *x) {
+  uint32_t i;
+  for (i = 0; i < v->n; i++) x[i] = lgI_argdata(v, i);
+  v->data = lgI_ops[v->op].forward((int)v->n, x);
+}

@@ -1,5 +1,5 @@
 /*
-** lg_lua_mode.c: how ops record. Scopes with recording off or on (lg.no_grad, lg.enable_grad)
+** record.c: how ops record. Scopes with recording off or on (lg.no_grad, lg.enable_grad)
 ** and stop_gradient; and anomaly detection (lg.detect_anomaly): the NaN checks of forward,
 ** where each node was made, and the error of a backward whose derivative gave NaN.
 **
@@ -8,7 +8,7 @@
 ** or after a scope around it, changes nothing. Positions live only while detection is on
 ** and only as long as their node: a weak-keyed table node -> "file:line".
 */
-#include "lg_lua.h"
+#include "lua/lg_lua.h"
 
 #define SCOPE_MT "luagrad.Scope"
 #define SCOPES_KEY "luagrad.scopes"         /* tokens of the scopes open, innermost last */
@@ -250,9 +250,39 @@ static const luaL_Reg mode_funcs[] = {
   {NULL, NULL}
 };
 
+/* {==================================================================
+** Guards: what Lua saw while lg.compile records (a comparison, data it read)
+** =================================================================== */
+
+/* Records guard [kind, a, b or the data, expect] (stack indices a, b) in the recording's
+   guard list: four slots per guard. */
+void lgL_addguard (lua_State *L, int kind, int a, int b, int expect) {
+  int t;
+  lua_Integer n;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, GUARDS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  t = lua_gettop(L);
+  n = (lua_Integer)lua_rawlen(L, t);
+  lua_pushinteger(L, kind);
+  lua_rawseti(L, t, n + 1);
+  lua_pushvalue(L, a);
+  lua_rawseti(L, t, n + 2);
+  if (kind == LGI_GDATA) lua_pushnumber(L, (lua_Number)lgL_tovalue(L, a)->data);
+  else lua_pushvalue(L, b);
+  lua_rawseti(L, t, n + 3);
+  lua_pushboolean(L, expect);
+  lua_rawseti(L, t, n + 4);
+  lua_pop(L, 1);
+}
+
+/* }================================================================== */
+
+
 /* Adds the functions above to the module table at index module, and makes the tokens'
    metatable (completed if an open that ran out of memory left it half made). */
-void lgL_openmode (lua_State *L, int module) {
+void lgL_openrecord (lua_State *L, int module) {
   luaL_newmetatable(L, SCOPE_MT);
   if (lua_getfield(L, -1, "__metatable") == LUA_TNIL) {
     lua_createtable(L, 0, 1);  /* __index: the method table */

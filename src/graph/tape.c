@@ -1,5 +1,5 @@
 /*
-** lg_tape.c: a recorded graph flattened into arrays in creation order, so that a graph
+** tape.c: a recorded graph flattened into arrays in creation order, so that a graph
 ** whose shape does not change is replayed for new numbers entirely in C: values forward,
 ** adjoints backward, with no node allocated and no Lua code run. Guards record what Lua
 ** saw while recording (comparisons, data it read); a replay that breaks one says so, and
@@ -8,7 +8,7 @@
 */
 #include <math.h>
 #include <string.h>
-#include "lg_internal.h"
+#include "graph/lg_graph.h"
 
 int32_t lgI_tapeindex (const lg_Value *v) {
   return (v->flags & LGI_MARKED) ? (int32_t)v->adj - 1 : -1;

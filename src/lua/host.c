@@ -1,10 +1,10 @@
 /*
-** lg_lua_host.c: host-defined differentiable functions (lg_Func) in Lua: registered under a
+** host.c: host-defined differentiable functions (lg_Func) in Lua: registered under a
 ** name into a lua_State, and called like a built-in op on Values and numbers.
 */
 #include <string.h>
 
-#include "lg_lua.h"
+#include "lua/lg_lua.h"
 
 /* A registered function: the host's definition with its name copied in. */
 typedef struct HostFunc {

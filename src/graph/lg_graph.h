@@ -1,0 +1,95 @@
+/*
+** lg_graph.h: what the graph layer (src/graph) offers the binding: the order of a graph,
+** the sweeps over it, tapes and DOT text. Knows nothing of Lua. Never installed.
+*/
+#ifndef LG_GRAPH_H
+#define LG_GRAPH_H
+
+#include "core/lg_core.h"
+
+/* ---- order (order.c) and sweeps (sweep.c) ------------------------------------ */
+
+
+/* W->order[0 .. W->count-1] := every node root depends on, parents before children, with
+   LGI_MARKED set on each; LG_EMEM (and no marks left) on failure. lgI_unmark clears them. */
+LGI_FUNC int lgI_toposort (lg_Work *W, lg_Value *root);
+/* The same over several roots: every node any of them depends on, once. */
+LGI_FUNC int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots);
+LGI_FUNC void lgI_unmark (lg_Work *W);
+LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
+/* grads[j] := d(sum of seeds[i] * outs[i]) / d(ins[j]); no grad changes. */
+LGI_FUNC int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds,
+                            size_t nout, lg_Value *const *ins, size_t nin, double *grads);
+/* Forward mode: touts[i] := d(outs[i]) in the direction tins of ins (whose own
+   dependencies are ignored). */
+LGI_FUNC int lgI_jvp (lg_Work *W, lg_Value *const *ins, const double *tins, size_t nin,
+                      lg_Value *const *outs, size_t nout, double *touts);
+LGI_FUNC int lgI_zerograd (lg_Work *W, lg_Value *root);
+
+/* ---- tapes: a recorded graph flattened for replay (tape.c) ---------------- */
+
+
+enum { LGI_GLT, LGI_GLE, LGI_GDATA };
+
+/* A fact Lua saw while recording: a < b or a <= b gave expect, or a's data was ka. */
+typedef struct lg_Guard {
+  uint8_t kind, expect;
+  int32_t a, b;     /* tape indices; -1: the constant ka / kb */
+  double ka, kb;
+} lg_Guard;
+
+/* A host function's call in a tape. Its outputs and their adjoints are the tape's own
+   (cy and cg, from index y on), so that a replay never writes into the recorded graph. */
+typedef struct lg_TapeCall {
+  const lg_Func *f;
+  uint32_t node;   /* its index in the tape */
+  uint32_t y;      /* its first output's index in cy and cg */
+} lg_TapeCall;
+
+/*
+** The nodes of a tape are the recorded graph's, in its order: first everything the result
+** depends on, ending with the result at index out, then what only guards read. A call node
+** has its arguments as any op; an output node has one argument, its call, and keeps in the
+** next argidx entry the index of its value in cy (and of its adjoint in cg).
+*/
+typedef struct lg_Tape {
+  lg_Alloc allocf; void *ud;
+  void *block; size_t blocksize;     /* every array below lives in this one block */
+  uint32_t nnodes, nargs, ninputs, nexternal, nguards, maxn, out;
+  uint32_t nslots;                   /* nodes, then one slot per constant argument */
+  uint32_t ncalls, ny;               /* host calls, and their outputs in all */
+  double *val, *adj, *x;             /* val, adj: nslots each; x: scratch, 2 * maxn */
+  double *cy, *cg;                   /* the calls' outputs and their adjoints: ny each */
+  lg_Value **ext;                    /* external leaves: read and credited on each replay */
+  lg_TapeCall *call;                 /* the calls, in tape order */
+  lg_Guard *guard;
+  uint32_t *first, *n, *extidx;
+  uint32_t *argidx;                  /* every argument's slot in val */
+  int32_t *input;                    /* -1: an input the result does not use */
+  uint8_t *op;
+} lg_Tape;
+
+/* From W->order (lgI_toposortn over out and the guards' nodes, marks still set) makes T
+   the flat tape; leaves flagged LGI_INPUT are the inputs, other leaves external. Until
+   lgI_tapeend, lgI_tapeindex maps a node to its index (-1 if not in the tape) so that the
+   caller can fill T->input and T->guard. LG_EMEM when out of memory (or for more than
+   INT32_MAX nodes). */
+LGI_FUNC int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
+                            uint32_t nguards);
+LGI_FUNC int32_t lgI_tapeindex (const lg_Value *v);
+LGI_FUNC void lgI_tapeend (lg_Work *W);
+LGI_FUNC void lgI_tapefree (lg_Tape *T);
+/* Recomputes every value from T->val at the inputs and the external leaves' data; then
+   taken another path, and maybe never called it). */
+LGI_FUNC int lgI_tapeforward (lg_Tape *T, lg_Work *W);
+/* Adjoints from the output (seeded 1) back to every node; then external leaves' grads get
+   theirs added. LG_EHOST with W->msg, and no grad changed, if a host's vjp fails. */
+LGI_FUNC int lgI_tapebackward (lg_Tape *T, lg_Work *W);
+
+/* The label of a node for the graph printer (*len bytes), or NULL. */
+typedef const char *(*lgI_Labeler) (void *ud, const lg_Value *v, size_t *len);
+/* Appends Graphviz DOT text for the graph ending at root. */
+LGI_FUNC int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud,
+                        lg_Buffer *B);
+
+#endif

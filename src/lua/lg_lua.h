@@ -1,0 +1,151 @@
+/*
+** lg_lua.h: what the binding's files (src/lua) share, in their order, each building only on
+** those before it: base.c (errors, checks, scratch, upvalues, new nodes), record.c (how ops
+** record: no_grad scopes, anomaly detection, lg.compile's guards), ops.c (the operations
+** from the op table), host.c (host functions' calls), custom.c (lg.custom), grad.c
+** (derivatives as Values, forward mode, lg.gradients), value.c (Values' fields and methods),
+** compile.c (lg.compile), and open.c, which opens them all. Only the binding includes
+** lua.h. Never installed.
+*/
+#ifndef LG_LUA_H
+#define LG_LUA_H
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "lua/lg_compat.h"
+#include "graph/lg_graph.h"
+
+#define VALUE_MT "luagrad.Value"
+#define WORK_KEY "luagrad.work"
+#define LABELS_KEY "luagrad.labels"
+#define COMPILED_MT "luagrad.Compiled"
+#define GUARDS_KEY "luagrad.guards"   /* the guards of the recording under way */
+
+/* More parent Values than this go in one table user value (Lua 5.4 caps user values at
+   65535 per userdata and does not check it in release builds). */
+#ifndef LG_MAXUSERVALUES
+#define LG_MAXUSERVALUES 1024
+#endif
+
+/* Upvalues shared by every C function of the module. */
+#define UV_MT lua_upvalueindex(1)       /* the Value metatable */
+#define UV_WORK lua_upvalueindex(2)     /* the scratch buffers (a full userdata) */
+#define UV_LABELS lua_upvalueindex(3)   /* Value -> label, weak keys */
+#define UV_EXTRA lua_upvalueindex(4)    /* the op index, or the method table for __index */
+#define NUPVALUES 3
+
+/* The Value at index i, or NULL. The metatable comparison is what makes it sound: only this
+   module creates userdata with that metatable, and scripts cannot read or replace it. */
+static inline lg_Value *lgL_tovalue (lua_State *L, int i) {
+  lg_Value *v = (lg_Value *)lua_touserdata(L, i);
+  if (v != NULL && lua_getmetatable(L, i)) {
+    int ok = lua_rawequal(L, -1, UV_MT);
+    lua_pop(L, 1);
+    if (ok) return v;
+  }
+  return NULL;
+}
+
+/* The scratch buffers, for the hot path (without lgL_getwork's allocator refresh). */
+#define lgL_fastwork(L) ((const lg_Work *)lua_touserdata(L, UV_WORK))
+
+/*
+** Operands 1..n of an op, each a Value (set in v[i], its data in x[i]) or a number (v[i]
+** NULL); returns 0, or the index of an operand that is neither. The hot path of every
+** operator: a Value is known by the address of its metatable, which W keeps (the metatable
+** lives as long as the state: the registry and the module's functions hold it), and the
+** stack is restored once. The caller reads W->mode from the same W.
+*/
+static inline int lgL_operands (lua_State *L, const lg_Work *W, int n, lg_Value **v,
+                                double *x) {
+  int top = lua_gettop(L), i;
+  for (i = 0; i < n; i++) {
+    int t = lua_type(L, i + 1);
+    v[i] = NULL;
+    if (t == LUA_TNUMBER) x[i] = (double)lua_tonumber(L, i + 1);
+    else if (t == LUA_TUSERDATA && lua_getmetatable(L, i + 1) && lua_topointer(L, -1) == W->mt) {
+      v[i] = (lg_Value *)lua_touserdata(L, i + 1);
+      x[i] = v[i]->data;
+    }
+    else {
+      lua_settop(L, top);
+      return i + 1;
+    }
+  }
+  lua_settop(L, top);
+  return 0;
+}
+
+/* ---- base.c ---------------------------------------------------------------------- */
+
+/* Errors, in the library's shapes (see the README): they raise, never return. */
+LGI_FUNC const char *lgL_typename (lua_State *L, int i);   /* "value", or Lua's name */
+LGI_FUNC int lgL_argerror (lua_State *L, const char *fn, int arg, const char *what);
+/* "luagrad: bad operand #<arg> to '<op>' (number or value expected, got <type>)" */
+LGI_FUNC int lgL_operror (lua_State *L, const char *op, int arg);
+LGI_FUNC int lgL_memerror (lua_State *L);
+LGI_FUNC int lgL_coreerror (lua_State *L, int err, lg_Work *W);
+/* Checks: a number (never a string coerced), a Value. */
+LGI_FUNC double lgL_checknumber (lua_State *L, int arg, const char *fn);
+LGI_FUNC lg_Value *lgL_checkvalue (lua_State *L, int arg, const char *fn);
+/* Options tables: unknown keys raise; a field that must be a boolean or nil. */
+LGI_FUNC void lgL_checkoptions (lua_State *L, int t, const char *fn,
+                                const char *const *names);
+LGI_FUNC int lgL_optboolean (lua_State *L, int t, const char *field, const char *fn);
+
+/* The module's shared state and building blocks, for functions with its upvalues. */
+LGI_FUNC lg_Work *lgL_getwork (lua_State *L);
+LGI_FUNC lg_Work *lgL_newwork (lua_State *L);
+LGI_FUNC lg_Work *lgL_usework (lua_State *L);
+LGI_FUNC int lgL_operand (lua_State *L, int i, lg_Value **v, double *x);
+LGI_FUNC lg_Value *lgL_newnode (lua_State *L, int op, uint32_t n, int nuv);
+LGI_FUNC lg_Value *lgL_newleaf (lua_State *L, double x);
+LGI_FUNC void lgL_pushupvalues (lua_State *L);
+LGI_FUNC void lgL_weaktable (lua_State *L, const char *key, const char *mode);
+LGI_FUNC void lgL_setclosure (lua_State *L, int t, const char *name, lua_CFunction f,
+                              int extra);
+
+LGI_FUNC lg_Work *lgL_beginsweep (lua_State *L, void **saved);
+LGI_FUNC void lgL_endsweep (lua_State *L, lg_Work *W, void *saved);
+
+/* ---- record.c: the modes of recording (no_grad scopes, stop_gradient, anomaly
+   detection) and lg.compile's guards. W->mode is nonzero when a mode is on: the one test
+   an op makes on its fast path. */
+LGI_FUNC void lgL_openrecord (lua_State *L, int module);
+LGI_FUNC int lgL_openscope (lua_State *L, int record);
+LGI_FUNC void lgL_closescope (lua_State *L, int idx);
+LGI_FUNC lg_Value *lgL_unrecorded (lua_State *L, double y, int first, int last);
+LGI_FUNC void lgL_anomaly (lua_State *L, int node, const char *opname, const double *y, int ny);
+LGI_FUNC int lgL_nanerror (lua_State *L, lg_Work *W);
+LGI_FUNC void lgL_addguard (lua_State *L, int kind, int a, int b, int expect);
+
+/* ---- ops.c ------------------------------------------------------------------------ */
+/* Pushes op applied to the Values or numbers at ia and ib (ib unused for a unary op). */
+LGI_FUNC void lgL_apply (lua_State *L, int op, int ia, int ib);
+/* Makes lg.<name>, v:<name>() and the metamethods from the op table. */
+LGI_FUNC void lgL_openops (lua_State *L, int module, int methods, int mt);
+
+/* ---- host.c and custom.c: calls of host and custom functions ----------------------- */
+LGI_FUNC int lgL_callargs (lua_State *L, const char *fn, int nin);
+LGI_FUNC lg_Value *lgL_newcall (lua_State *L, const lg_Func *f, void *mem, int nvalues,
+                                int def);
+LGI_FUNC int lgL_pushoutputs (lua_State *L, lg_Value *call, int nout);
+/* Pushes the backward function of a custom function's call and returns 1; 0 (nothing
+   pushed) for a host function's. */
+LGI_FUNC int lgL_pushcustombackward (lua_State *L, const lg_Value *call);
+LGI_FUNC int lgL_iscustom (const lg_Value *call);
+LGI_FUNC void lgL_opencustom (lua_State *L, int module);
+
+/* ---- grad.c: derivatives as Values, forward mode and lg.gradients ------------------ */
+LGI_FUNC int lgL_backwardgraph (lua_State *L);
+LGI_FUNC void lgL_pushgradvalue (lua_State *L, lg_Value *v, int vi);
+LGI_FUNC void lgL_opengrad (lua_State *L, int module);
+
+/* ---- value.c ---------------------------------------------------------------------- */
+LGI_FUNC void lgL_openvalue (lua_State *L, int module, int methods, int mt);
+
+/* ---- compile.c ---------------------------------------------------------------------- */
+LGI_FUNC void lgL_opencompile (lua_State *L, int module);
+
+#endif

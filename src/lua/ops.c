@@ -1,0 +1,270 @@
+/*
+** ops.c: the operations, made from the op table (core/ops.c): one C function per form of
+** op (unary, binary, n-ary; module function, method or metamethod), told which op by
+** upvalue 4. A module function given only numbers returns a number.
+*/
+#include "lua/lg_lua.h"
+
+/* {==================================================================
+** Operations, made from the op table: one C function per form of op, told which op by
+** upvalue 4. A module function given only numbers returns a number.
+** =================================================================== */
+
+static int opindex (lua_State *L) {  /* upvalue 4: the op's row, as a light userdata */
+  return (int)((const lg_OpDef *)lua_touserdata(L, UV_EXTRA) - lgI_ops);
+}
+
+
+/* Pushes a node of unary op on the Value a (the operand at stack index f: 1 for an op
+   called from Lua). */
+static lg_Value *unarynode (lua_State *L, int op, lg_Value *a, double x, int f) {
+  lg_Value *v = lgL_newnode(L, op, 1, 1);
+  lgI_setarg(v, 0, a);
+  v->data = lgI_ops[op].forward(1, &x);
+  lgC_setparents(L, &f, 1);
+  return v;
+}
+
+/* Pushes a node of binary op on the operands at f and f + 1, at least one a Value. */
+static lg_Value *binarynode (lua_State *L, int op, lg_Value *a, lg_Value *b, const double *x,
+                             int f) {
+  lg_Value *v;
+  int parent[2], np = 0;   /* stack indices of the Value operands */
+  if (a != NULL) parent[np++] = f;
+  if (b != NULL) parent[np++] = f + 1;
+  v = lgL_newnode(L, op, 2, np);
+  if (a != NULL) lgI_setarg(v, 0, a); else lgI_setconst(v, 0, x[0]);
+  if (b != NULL) lgI_setarg(v, 1, b); else lgI_setconst(v, 1, x[1]);
+  v->data = lgI_ops[op].forward(2, x);
+  lgC_setparents(L, parent, np);
+  return v;
+}
+
+/* The slow path of an op on operands f..f+n-1, taken when no_grad or anomaly detection is
+   on: under no_grad a leaf holding the result; otherwise the node, checked for NaN. */
+static int moded (lua_State *L, int op, int n, lg_Value *const *v, const double *x, int mode,
+                  int f) {
+  lg_Value *node;
+  if (mode & LGI_NOGRAD) {
+    lgL_unrecorded(L, lgI_ops[op].forward(n, x), f, f + n - 1);
+    return 1;
+  }
+  node = (n == 1) ? unarynode(L, op, v[0], x[0], f) : binarynode(L, op, v[0], v[1], x, f);
+  lgL_anomaly(L, -1, lgI_ops[op].name, &node->data, 1);
+  return 1;
+}
+
+/* Pushes the result of a unary op on the operand at f (already checked); mode is
+   W->mode. */
+static int unary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode, int f) {
+  if (v[0] == NULL) {
+    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(1, x));
+    return 1;
+  }
+  if (mode != 0) return moded(L, op, 1, v, x, mode, f);
+  unarynode(L, op, v[0], x[0], f);
+  return 1;
+}
+
+/* Pushes the result of a binary op on the operands at f and f + 1 (already checked). */
+static int binary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode, int f) {
+  if (v[0] == NULL && v[1] == NULL) {
+    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(2, x));
+    return 1;
+  }
+  if (mode != 0) return moded(L, op, 2, v, x, mode, f);
+  binarynode(L, op, v[0], v[1], x, f);
+  return 1;
+}
+
+/* Pushes op (unary or binary) applied to the Values or numbers at stack indices ia and ib
+   (ib unused for a unary op): what the derivative builders make their nodes with. */
+void lgL_apply (lua_State *L, int op, int ia, int ib) {
+  lg_Value *v[2];
+  double x[2];
+  int n = lgI_ops[op].arity, f, i, mode;
+  ia = lua_absindex(L, ia);
+  ib = lua_absindex(L, ib);
+  luaL_checkstack(L, 4, "derivative too large");
+  lua_pushvalue(L, ia);   /* the operands side by side, as an op called from Lua has them */
+  if (n == 2) lua_pushvalue(L, ib);
+  f = lua_gettop(L) - n + 1;
+  for (i = 0; i < n; i++) {
+    if (!lgL_operand(L, f + i, &v[i], &x[i])) lgL_operror(L, lgI_ops[op].name, i + 1);
+  }
+  mode = lgL_getwork(L)->mode;
+  if (n == 1) unary(L, op, v, x, mode, f);
+  else binary(L, op, v, x, mode, f);
+  lua_replace(L, f);
+  lua_settop(L, f);
+}
+
+/* lg.exp(x), v:exp(), ... -> Value or number */
+static int unary_fn (lua_State *L) {
+  const lg_Work *W = lgL_fastwork(L);
+  int op = opindex(L);
+  lg_Value *v[1];
+  double x[1];
+  if (lgL_operands(L, W, 1, v, x) != 0) lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
+  return unary(L, op, v, x, W->mode, 1);
+}
+
+/* __unm (Lua passes the operand twice) */
+static int unary_mm (lua_State *L) {
+  const lg_Work *W = lgL_fastwork(L);
+  int op = opindex(L);
+  lg_Value *v[1];
+  double x[1];
+  if (lgL_operands(L, W, 1, v, x) != 0) lgL_operror(L, "-", 1);
+  return unary(L, op, v, x, W->mode, 1);
+}
+
+/* lg.pow(x, y), v:max(w), ... -> Value or number */
+static int binary_fn (lua_State *L) {
+  const lg_Work *W = lgL_fastwork(L);
+  int op = opindex(L), bad;
+  lg_Value *v[2];
+  double x[2];
+  if ((bad = lgL_operands(L, W, 2, v, x)) != 0)
+    lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
+  return binary(L, op, v, x, W->mode, 1);
+}
+
+/* __add, __sub, __mul, __div, __pow */
+static int binary_mm (lua_State *L) {
+  const lg_Work *W = lgL_fastwork(L);
+  int op = opindex(L), bad;
+  lg_Value *v[2];
+  double x[2];
+  if ((bad = lgL_operands(L, W, 2, v, x)) != 0) lgL_operror(L, lgI_ops[op].name, bad);
+  return binary(L, op, v, x, W->mode, 1);
+}
+
+/* Length of the array at arg, which must be a table. */
+static uint32_t checklist (lua_State *L, int arg, const char *fn) {
+  size_t len;
+  if (lua_type(L, arg) != LUA_TTABLE) lgL_argerror(L, fn, arg, "table");
+  len = (size_t)lua_rawlen(L, arg);
+  if (len > (size_t)(UINT32_MAX / 2)) luaL_error(L, "luagrad.%s: list too long", fn);
+  return (uint32_t)len;
+}
+
+/* Element i of the list at arg, left on the stack: a Value (returned) or a number (*x). */
+static lg_Value *element (lua_State *L, int arg, lua_Integer i, double *x, const char *fn) {
+  lg_Value *v;
+  lua_rawgeti(L, arg, (int)i);   /* an int before 5.3; i < 2^31 (checklist) */
+  if (!lgL_operand(L, -1, &v, x))
+    luaL_error(L, "luagrad.%s: bad argument #%d (number or value expected at index %d, "
+                  "got %s)", fn, arg, (int)i, lgL_typename(L, -1));
+  return v;
+}
+
+/* nary under no_grad, after the first pass: a leaf holding the result. Reading the lists
+   allocates nothing, so no finalizer can change them before the forward has run; the guards
+   of a recording (one per Value read) come after it. */
+static int naryleaf (lua_State *L, int op, int nlists, uint32_t n) {
+  lg_Work *W = lgL_getwork(L);
+  uint32_t i;
+  double y;
+  for (i = 0; i < n; i++) {
+    element(L, 1 + (int)(i % nlists), i / nlists + 1, &W->x[i], lgI_ops[op].luaname);
+    lua_pop(L, 1);
+  }
+  y = lgI_ops[op].forward((int)n, W->x);
+  for (i = 0; i < n && W->recording; i++) {
+    double x;
+    if (element(L, 1 + (int)(i % nlists), i / nlists + 1, &x, lgI_ops[op].luaname))
+      lgL_addguard(L, LGI_GDATA, lua_gettop(L), 0, 1);
+    lua_pop(L, 1);
+  }
+  lgL_unrecorded(L, y, 1, 0);
+  return 1;
+}
+
+/*
+** An n-ary node over the lists at args (one list for sum; two, interleaved, for dot), each
+** of length len. A first pass checks the elements and counts the Values; a second fills
+** the node and anchors each Value as a user value (or, for many, or before 5.4, in a table).
+*/
+static int nary (lua_State *L, int op, int nlists, uint32_t len) {
+  const char *fn = lgI_ops[op].luaname;
+  uint32_t n = len * (uint32_t)nlists, i, nvalues = 0;
+  int nuv, intable, node, anchor;
+  lg_Work *W = lgL_usework(L);
+  lg_Value *v;
+  double x;
+  for (i = 0; i < n; i++) {
+    if (element(L, 1 + (int)(i % nlists), i / nlists + 1, &x, fn)) nvalues++;
+    lua_pop(L, 1);
+  }
+  if (lgI_reservex(W, n) != LG_OK) lgL_memerror(L);
+  if (W->mode & LGI_NOGRAD) return naryleaf(L, op, nlists, n);
+  intable = nvalues > LGC_MAXUV;
+  nuv = intable ? 1 : (int)nvalues;
+  v = lgL_newnode(L, op, n, nuv);
+  node = lua_gettop(L);
+  if (intable) {
+    lua_createtable(L, (int)nvalues, 0);
+    lua_pushvalue(L, -1);
+    lgC_setanchors(L, node);
+  }
+  anchor = lua_gettop(L);
+  nvalues = 0;
+  for (i = 0; i < n; i++) {
+    lg_Value *a = element(L, 1 + (int)(i % nlists), i / nlists + 1, &x, fn);
+    if (a == NULL) lgI_setconst(v, i, x);
+    else if ((int)++nvalues > (intable ? INT32_MAX : nuv))  /* changed by a finalizer */
+      luaL_error(L, "luagrad.%s: list changed while being read", fn);
+    else {
+      lgI_setarg(v, i, a);
+      lua_pushvalue(L, -1);
+      if (intable) lua_rawseti(L, anchor, (int)nvalues);
+      else lgC_setparent(L, node, (int)nvalues);
+    }
+    lua_pop(L, 1);
+  }
+  lgI_forward(v, W->x);
+  lua_settop(L, node);
+  if (W->mode & LGI_ANOMALY) lgL_anomaly(L, node, lgI_ops[op].name, &v->data, 1);
+  return 1;
+}
+
+/* lg.sum(list) -> Value */
+static int sum_fn (lua_State *L) {
+  uint32_t len = checklist(L, 1, lgI_ops[opindex(L)].luaname);
+  lua_settop(L, 1);
+  return nary(L, opindex(L), 1, len);
+}
+
+/* lg.dot(xs, ys) -> Value */
+static int dot_fn (lua_State *L) {
+  const char *fn = lgI_ops[opindex(L)].luaname;
+  uint32_t len = checklist(L, 1, fn), len2 = checklist(L, 2, fn);
+  if (len != len2)
+    luaL_error(L, "luagrad.%s: bad argument #2 (array of length %d expected, got length %d)",
+               fn, (int)len, (int)len2);
+  lua_settop(L, 2);
+  return nary(L, opindex(L), 2, len);
+}
+
+/* }================================================================== */
+
+
+/* Makes lg.<name>, v:<name>() and the metamethods from the op table. */
+void lgL_openops (lua_State *L, int module, int methods, int mt) {
+  int op;
+  for (op = 1; op < lgI_nops; op++) {
+    const lg_OpDef *d = &lgI_ops[op];
+    lua_pushlightuserdata(L, (void *)d);
+    if (d->metamethod != NULL)
+      lgL_setclosure(L, mt, d->metamethod, d->arity == 1 ? unary_mm : binary_mm, lua_gettop(L));
+    if (d->luaname != NULL) {
+      lua_CFunction f = d->arity == 1 ? unary_fn : d->arity == 2 ? binary_fn
+                      : d->arity == LGI_VARIADIC ? sum_fn : dot_fn;
+      lgL_setclosure(L, module, d->luaname, f, lua_gettop(L));
+      if (d->arity == 1 || d->arity == 2) lgL_setclosure(L, methods, d->luaname, f, lua_gettop(L));
+    }
+    lua_pop(L, 1);
+  }
+}
+
