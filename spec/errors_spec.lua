@@ -3,6 +3,8 @@
 -- nothing a script does, however wrong, breaks the module, a graph or the process.
 
 local lg = require("luagrad")
+local h = require("spec.helpers")
+local badarg, lecture = h.badarg, h.lecture
 
 -- Things that are neither a number nor a Value, with the type name the messages give.
 local function bads ()
@@ -28,22 +30,17 @@ local arith = {
 }
 local arithops = { "+", "-", "*", "/", "^" }
 
-local unaryfns = { "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs" }
+local unaryfns = {}   -- every unary op's module function, from the op table
+for _, op in ipairs(lg._ops) do
+  if op.arity == 1 and op.fn then unaryfns[#unaryfns + 1] = op.fn end
+end
 local binaryfns = { "pow", "max", "min" }
 
 local function operand (n, op, t)
   return ("luagrad: bad operand #%d to '%s' (number or value expected, got %s)"):format(n, op, t)
 end
 
-local function badarg (fn, n, what, t)
-  return ("luagrad.%s: bad argument #%d (%s expected, got %s)"):format(fn, n, what, t)
-end
 
--- the README's graph, checked exactly after backward
-local function lecture ()
-  local a, b, c = lg.value(5, "a"), lg.value(3, "b"), lg.value(2, "c")
-  return 3 * (a + b * c), a, b, c
-end
 
 local function checklecture (J, a, b, c)
   J:backward()

@@ -5,19 +5,10 @@
 -- Run: lua5.4 /usr/bin/busted "--lpath=lua/?.lua;lua/?/init.lua" "--cpath=build/lua/?.so" spec/higher_spec.lua
 
 local lg = require("luagrad")
+local h = require("spec.helpers")
+local near, tanh, sigmoid = h.near, h.tanh, h.sigmoid
 
--- asserts |expected - actual| <= tol * max(1, |expected|)
-local function near (expected, actual, tol, what)
-  assert.is_number(actual, what)
-  assert.near(expected, actual, tol * math.max(1, math.abs(expected)), what)
-end
 
-local function tanh (x)
-  local t = math.exp(-2 * math.abs(x))
-  local y = (1 - t) / (1 + t)
-  if x < 0 then return -y else return y end
-end
-local function sigmoid (x) return 1 / (1 + math.exp(-x)) end
 
 local function data (x) return lg.type(x) == "value" and x.data or x end
 

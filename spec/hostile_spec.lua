@@ -6,6 +6,8 @@
 -- Callbacks that raise from inside a sweep (custom functions) are in spec/custom_spec.lua.
 
 local lg = require("luagrad")
+local h = require("spec.helpers")
+local finalized, badarg = h.finalized, h.badarg
 
 local has_host, host = pcall(require, "lg_testhost")
 local function needhost ()
@@ -17,21 +19,7 @@ local function needhost ()
   return true
 end
 
--- An object whose finalizer is fn: a table on 5.2+, a proxy where tables have no __gc
--- (5.1, LuaJIT)
-local newproxy = rawget(_G, "newproxy")
-local function finalized (fn)
-  if _VERSION == "Lua 5.1" and newproxy then
-    local p = newproxy(true)
-    getmetatable(p).__gc = fn
-    return p
-  end
-  return setmetatable({}, {__gc = fn})
-end
 
-local function badarg (fn, n, what, t)
-  return ("luagrad.%s: bad argument #%d (%s expected, got %s)"):format(fn, n, what, t)
-end
 
 -- y = x + 1 + 1 + ... (n times): every grad along the chain is exactly 1
 local function chain (n)

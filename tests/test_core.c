@@ -111,7 +111,7 @@ static void test_derivatives (void) {
   const double h = 1e-6;
   for (op = 1; op < n; op++) {
     int arity = lg_op_arity(op);
-    if (arity < 1) continue;
+    if (arity < 1 || arity > 2) continue;   /* where: test_where */
     for (i = 0; i < 6; i++) {
       for (j = 0; j < (arity == 2 ? 6 : 1); j++) {
         double x0 = points[i], y0 = points[5 - j], fp, fm;
@@ -169,6 +169,34 @@ static void test_nary (void) {
     CHECK(lg_grad(leaves[i]) == g);
   }
   CHECK(lg_data(lg_apply(A, lg_op_find("sum"), 0, NULL, NULL)) == 0.0);
+  lg_arena_free(A);
+}
+
+/* where(c, a, b): a where c is nonzero (NaN counts), else b; the gradient goes to the
+   chosen one, none to c; the comparisons and sign are masks, with zero derivatives. */
+static void test_where (void) {
+  static const double conds[] = {1.0, 0.0, -0.0, -2.5, NAN};
+  static const char *const masks[] = {"gt", "lt", "ge", "le", "eq", "ne"};
+  lg_Arena *A = lg_arena_new(NULL, NULL);
+  int i;
+  CHECK(lg_op_arity(lg_op_find("where")) == 3);
+  for (i = 0; i < 5; i++) {
+    lg_Value *c = lg_leaf(A, conds[i]), *a = lg_leaf(A, 3.0), *b = lg_leaf(A, -4.0), *y;
+    lg_Arg args[3];
+    int taken = conds[i] != 0.0;
+    args[0] = V(c); args[1] = V(a); args[2] = V(b);
+    y = lg_apply(A, lg_op_find("where"), 3, args, NULL);
+    CHECK(y != NULL && lg_data(y) == (taken ? 3.0 : -4.0));
+    CHECK(lg_backward(A, y, 2.0) == LG_OK);
+    CHECK(lg_grad(a) == (taken ? 2.0 : 0.0) && lg_grad(b) == (taken ? 0.0 : 2.0));
+    CHECK(lg_grad(c) == 0.0);
+  }
+  for (i = 0; i < 6; i++) {
+    lg_Value *x = lg_leaf(A, 1.5), *y = lg_leaf(A, 2.5), *m = op2(A, masks[i], V(x), V(y));
+    CHECK(m != NULL && lg_backward(A, m, 1.0) == LG_OK);
+    CHECK(lg_grad(x) == 0.0 && lg_grad(y) == 0.0);
+    CHECK(lg_data(m) == (double)(i == 1 || i == 3 || i == 5));   /* lt, le, ne hold */
+  }
   lg_arena_free(A);
 }
 
@@ -298,6 +326,7 @@ int main (void) {
   test_optable();
   test_errors();
   test_derivatives();
+  test_where();
   test_nary();
   test_deep();
   test_allocation_failures();

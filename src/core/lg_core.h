@@ -64,7 +64,8 @@ typedef void (*lgI_Backward) (int n, const double *x, double y, double g, double
 */
 typedef struct lgI_Builder lgI_Builder;
 struct lgI_Builder {
-  const double *x;   /* the arguments' numbers, for the ops that branch on them */
+  const double *x;   /* the arguments' numbers (a build never branches on them: masks
+                        such as where and gt keep the derivative right for other numbers) */
   double y;          /* the op's result */
   int n;             /* number of arguments */
   int want;          /* the one argument whose contribution is wanted, or -1 for all */
@@ -73,6 +74,7 @@ struct lgI_Builder {
   int (*grad) (lgI_Builder *B);                /* g = dJ/dy */
   int (*num) (lgI_Builder *B, double k);       /* the number k */
   int (*apply) (lgI_Builder *B, int op, int a, int b);   /* op(a) or op(a, b) */
+  int (*apply3) (lgI_Builder *B, int op, int a, int b, int c);   /* op(a, b, c) */
   void (*dx) (lgI_Builder *B, int i, int h);   /* dJ/dx[i] += h */
 };
 
@@ -83,7 +85,7 @@ typedef struct lg_OpDef {
   const char *name;     /* as Value.op and the graph printer show it */
   const char *luaname;  /* lg.<luaname> and v:<luaname>(); NULL for operator-only ops */
   const char *metamethod;  /* "__add", ...; NULL if none */
-  int arity;            /* 0 (leaf), 1, 2, LGI_VARIADIC or LGI_PAIRS */
+  int arity;            /* 0 (leaf), 1, 2, 3, LGI_VARIADIC or LGI_PAIRS */
   lgI_Forward forward;
   lgI_Backward backward;
   lgI_Build build;      /* the backward again, as ops */
@@ -93,7 +95,8 @@ typedef struct lg_OpDef {
 enum {
   LGI_LEAF, LGI_ADD, LGI_SUB, LGI_MUL, LGI_DIV, LGI_POW, LGI_NEG, LGI_EXP, LGI_LOG, LGI_SQRT,
   LGI_SIN, LGI_COS, LGI_TAN, LGI_TANH, LGI_SIGMOID, LGI_RELU, LGI_ABS, LGI_MAX, LGI_MIN,
-  LGI_SUM, LGI_DOT, LGI_NOPS
+  LGI_SUM, LGI_DOT, LGI_SIGN, LGI_WHERE, LGI_GT, LGI_LT, LGI_GE, LGI_LE, LGI_EQ, LGI_NE,
+  LGI_NOPS
 };
 
 LGI_FUNC const lg_OpDef lgI_ops[];

@@ -8,6 +8,13 @@
 ** Conventions at non-differentiable points follow PyTorch: relu'(0) = 0, abs'(0) = 0, a tie
 ** in max/min splits the gradient equally, sqrt'(0) = +inf, d/dx x^0 = 0 even at x = 0, and
 ** d/dy x^y = 0 where x = 0 and y >= 0. Outside the domain the result is NaN, as C gives.
+** At -0.0, sqrt' and log' are -inf, as IEEE division and PyTorch give (1/-0 = -inf).
+**
+** A derivative built from ops never branches on the numbers (B->x): where a derivative
+** depends on which side of a point its argument is, the build says so with the mask ops
+** (gt, lt, eq, ..., and where), which have zero derivative. So the built derivative is right
+** for any numbers: those of a replay under lg.compile, and later those of a tensor's every
+** element. Its numbers equal the numeric backward's bit for bit (a spec checks every op).
 */
 #include <math.h>
 #include "core/lg_core.h"
@@ -18,6 +25,9 @@
    one argument at a time, so a loop over all would make it quadratic) */
 #define FIRSTWANTED(B) ((B)->want < 0 ? 0 : (B)->want)
 #define ENDWANTED(B) ((B)->want < 0 ? (B)->n : (B)->want + 1)
+/* where(c, a, b) in a build: a where c is true (nonzero), else b */
+#define WHERE(B, c, a, b) ((B)->apply3((B), LGI_WHERE, (c), (a), (b)))
+#define ZERO(B) ((B)->num((B), 0.0))
 
 /* leaf: a Value with no history; never evaluated */
 static double leaf_fwd (int n, const double *x) { UNUSED(n); UNUSED(x); return 0.0; }
@@ -86,15 +96,23 @@ static void pow_bwd (int n, const double *x, double y, double g, double *dx) {
   dx[1] = (a == 0.0 && b >= 0.0) ? 0.0 : g * y * log(a);
 }
 static void pow_build (lgI_Builder *B) {
-  int a = B->arg(B, 0), b = B->arg(B, 1);
-  if (WANTS(B, 0) && B->x[1] != 0.0) {
+  int a = B->arg(B, 0), b = B->arg(B, 1), one = B->num(B, 1.0);
+  int a0 = B->apply(B, LGI_EQ, a, ZERO(B)), b0 = B->apply(B, LGI_EQ, b, ZERO(B));
+  int bnonneg = B->apply(B, LGI_GE, b, ZERO(B));
+  if (WANTS(B, 0)) {   /* where(b == 0, 0, g * b * a^(b - 1)) */
+    /* the branch not taken is built on a safe b (1 for 0): never 0 * inf, so a derivative
+       of this one sends no NaN through it */
+    int bsafe = WHERE(B, b0, one, b);
     int gb = B->apply(B, LGI_MUL, B->grad(B), b);
-    int bm1 = B->apply(B, LGI_SUB, b, B->num(B, 1.0));
-    B->dx(B, 0, B->apply(B, LGI_MUL, gb, B->apply(B, LGI_POW, a, bm1)));
+    int d = B->apply(B, LGI_MUL, gb, B->apply(B, LGI_POW, a, B->apply(B, LGI_SUB, bsafe, one)));
+    B->dx(B, 0, WHERE(B, b0, ZERO(B), d));
   }
-  if (WANTS(B, 1) && !(B->x[0] == 0.0 && B->x[1] >= 0.0)) {
+  if (WANTS(B, 1)) {   /* where(a == 0 and b >= 0, 0, g * y * log a), on a safe a likewise */
+    int zero = WHERE(B, a0, bnonneg, ZERO(B));
+    int asafe = WHERE(B, zero, one, a);
     int gy = B->apply(B, LGI_MUL, B->grad(B), B->out(B));
-    B->dx(B, 1, B->apply(B, LGI_MUL, gy, B->apply(B, LGI_LOG, a, 0)));
+    int d = B->apply(B, LGI_MUL, gy, B->apply(B, LGI_LOG, asafe, 0));
+    B->dx(B, 1, WHERE(B, zero, ZERO(B), d));
   }
 }
 
@@ -171,15 +189,31 @@ static void tan_build (lgI_Builder *B) {
   B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->apply(B, LGI_ADD, B->num(B, 1.0), yy)));
 }
 
-/* tanh: y = tanh a; dy/da = 1 - y^2 (reuses y, as Stan's exp reuses exp(x)) */
+/* tanh: y = tanh a; dy/da = 1 - y^2 (reuses y, as Stan's exp reuses exp(x)), or, where
+   1 - y^2 has lost digits (|y| near 1), 4e / (1 + e)^2 with e = exp(-2|a|), which has not:
+   tanh'(20) is 1.7e-17, not 0 */
+#define TANH_EXACT 0.75   /* below it 1 - y^2 loses under 2 bits */
 static double tanh_fwd (int n, const double *x) { UNUSED(n); return tanh(x[0]); }
 static void tanh_bwd (int n, const double *x, double y, double g, double *dx) {
-  UNUSED(n); UNUSED(x);
-  dx[0] = g * (1.0 - y * y);
+  double d;
+  UNUSED(n);
+  if (fabs(y) < TANH_EXACT) d = 1.0 - y * y;
+  else {
+    double e = exp(-2.0 * fabs(x[0]));
+    d = 4.0 * e / ((1.0 + e) * (1.0 + e));
+  }
+  dx[0] = g * d;
 }
 static void tanh_build (lgI_Builder *B) {
   int yy = B->apply(B, LGI_MUL, B->out(B), B->out(B));
-  B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->apply(B, LGI_SUB, B->num(B, 1.0), yy)));
+  int near0 = B->apply(B, LGI_LT, B->apply(B, LGI_ABS, B->out(B), 0), B->num(B, TANH_EXACT));
+  int e = B->apply(B, LGI_EXP, B->apply(B, LGI_MUL, B->num(B, -2.0),
+                                        B->apply(B, LGI_ABS, B->arg(B, 0), 0)), 0);
+  int e1 = B->apply(B, LGI_ADD, B->num(B, 1.0), e);
+  int tail = B->apply(B, LGI_DIV, B->apply(B, LGI_MUL, B->num(B, 4.0), e),
+                      B->apply(B, LGI_MUL, e1, e1));
+  int d = WHERE(B, near0, B->apply(B, LGI_SUB, B->num(B, 1.0), yy), tail);
+  B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), d));
 }
 
 /* sigmoid: y = 1/(1 + e^-a); dy/da = y(1 - y). Evaluated so that no exp overflows. */
@@ -191,13 +225,23 @@ static double sigmoid_fwd (int n, const double *x) {
     return e / (1.0 + e);
   }
 }
+/* dy/da = y(1 - y), or, where 1 - y has lost digits (y near 1), y * sigmoid(-a), which has
+   not: sigmoid'(40) is 4.2e-18, not 0 */
+#define SIGMOID_EXACT 0.75   /* below it 1 - y loses under 2 bits */
 static void sigmoid_bwd (int n, const double *x, double y, double g, double *dx) {
-  UNUSED(n); UNUSED(x);
-  dx[0] = g * y * (1.0 - y);
+  double rest = 1.0 - y;
+  UNUSED(n);
+  if (!(y < SIGMOID_EXACT)) {   /* sigmoid(-a) as sigmoid_fwd computes it for -a < 0 */
+    double e = exp(-x[0]);
+    rest = e / (1.0 + e);
+  }
+  dx[0] = g * y * rest;
 }
 static void sigmoid_build (lgI_Builder *B) {
   int gy = B->apply(B, LGI_MUL, B->grad(B), B->out(B));
-  int rest = B->apply(B, LGI_SUB, B->num(B, 1.0), B->out(B));
+  int rest = WHERE(B, B->apply(B, LGI_LT, B->out(B), B->num(B, SIGMOID_EXACT)),
+                   B->apply(B, LGI_SUB, B->num(B, 1.0), B->out(B)),
+                   B->apply(B, LGI_SIGMOID, B->apply(B, LGI_NEG, B->arg(B, 0), 0), 0));
   B->dx(B, 0, B->apply(B, LGI_MUL, gy, rest));
 }
 
@@ -210,8 +254,9 @@ static void relu_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = (x[0] > 0.0) ? g : 0.0;
 }
-static void relu_build (lgI_Builder *B) {
-  if (B->x[0] > 0.0) B->dx(B, 0, B->grad(B));
+static void relu_build (lgI_Builder *B) {   /* where(a > 0, g, 0) */
+  int pos = B->apply(B, LGI_GT, B->arg(B, 0), ZERO(B));
+  B->dx(B, 0, WHERE(B, pos, B->grad(B), ZERO(B)));
 }
 
 /* abs: y = |a|; dy/da = sign(a), 0 at 0 */
@@ -220,9 +265,10 @@ static void abs_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = (x[0] > 0.0) ? g : (x[0] < 0.0) ? -g : 0.0;
 }
-static void abs_build (lgI_Builder *B) {
-  if (B->x[0] > 0.0) B->dx(B, 0, B->grad(B));
-  else if (B->x[0] < 0.0) B->dx(B, 0, B->apply(B, LGI_NEG, B->grad(B), 0));
+static void abs_build (lgI_Builder *B) {   /* where(a > 0, g, where(a < 0, -g, 0)) */
+  int a = B->arg(B, 0), g = B->grad(B);
+  int neg = WHERE(B, B->apply(B, LGI_LT, a, ZERO(B)), B->apply(B, LGI_NEG, g, 0), ZERO(B));
+  B->dx(B, 0, WHERE(B, B->apply(B, LGI_GT, a, ZERO(B)), g, neg));
 }
 
 /* max: y = the larger of a, b (NaN if either is); the gradient goes to the larger one,
@@ -239,16 +285,16 @@ static void max_bwd (int n, const double *x, double y, double g, double *dx) {
   dx[0] = (x[0] > x[1]) ? g : (x[0] == x[1]) ? 0.5 * g : 0.0;
   dx[1] = (x[1] > x[0]) ? g : (x[0] == x[1]) ? 0.5 * g : 0.0;
 }
-/* max and min: the gradient to the chosen argument, or half to each on a tie */
-static void select_build (lgI_Builder *B, int first) {
-  if (B->x[0] == B->x[1]) {
-    int half = B->apply(B, LGI_MUL, B->num(B, 0.5), B->grad(B));
-    B->dx(B, 0, half);
-    B->dx(B, 1, half);
-  }
-  else if (B->x[0] == B->x[0] && B->x[1] == B->x[1]) B->dx(B, first ? 0 : 1, B->grad(B));
+/* max and min: the gradient to the chosen argument, or half to each on a tie (wins is
+   LGI_GT for max, LGI_LT for min): dx[i] = where(x[i] wins, g, where(tie, g/2, 0)) */
+static void select_build (lgI_Builder *B, int wins) {
+  int a = B->arg(B, 0), b = B->arg(B, 1), g = B->grad(B);
+  int half = B->apply(B, LGI_MUL, B->num(B, 0.5), g);
+  int tie = WHERE(B, B->apply(B, LGI_EQ, a, b), half, ZERO(B));
+  if (WANTS(B, 0)) B->dx(B, 0, WHERE(B, B->apply(B, wins, a, b), g, tie));
+  if (WANTS(B, 1)) B->dx(B, 1, WHERE(B, B->apply(B, wins, b, a), g, tie));
 }
-static void max_build (lgI_Builder *B) { select_build(B, B->x[0] > B->x[1]); }
+static void max_build (lgI_Builder *B) { select_build(B, LGI_GT); }
 
 /* min: y = the smaller of a, b; as max, mirrored */
 static double min_fwd (int n, const double *x) {
@@ -263,7 +309,7 @@ static void min_bwd (int n, const double *x, double y, double g, double *dx) {
   dx[0] = (x[0] < x[1]) ? g : (x[0] == x[1]) ? 0.5 * g : 0.0;
   dx[1] = (x[1] < x[0]) ? g : (x[0] == x[1]) ? 0.5 * g : 0.0;
 }
-static void min_build (lgI_Builder *B) { select_build(B, B->x[0] < B->x[1]); }
+static void min_build (lgI_Builder *B) { select_build(B, LGI_LT); }
 
 /* sum: y = x1 + ... + xn (0 for n = 0); dy/dxi = 1 */
 static double sum_fwd (int n, const double *x) {
@@ -304,6 +350,43 @@ static void dot_build (lgI_Builder *B) {
     B->dx(B, i, B->apply(B, LGI_MUL, B->grad(B), B->arg(B, i ^ 1)));
 }
 
+/* sign: y = 1 for a > 0, -1 for a < 0, a itself for 0, -0 and NaN; dy/da = 0 (a mask) */
+static double sign_fwd (int n, const double *x) {
+  UNUSED(n);
+  return (x[0] > 0.0) ? 1.0 : (x[0] < 0.0) ? -1.0 : x[0];
+}
+/* the derivative of every mask op: zero for each argument */
+static void zero_bwd (int n, const double *x, double y, double g, double *dx) {
+  int i;
+  UNUSED(x); UNUSED(y); UNUSED(g);
+  for (i = 0; i < n; i++) dx[i] = 0.0;
+}
+static void zero_build (lgI_Builder *B) { UNUSED(B); }
+
+/* where: y = a where c is nonzero (NaN counts as nonzero), else b; dy/dc = 0,
+   dy/da = 1 where c, else 0; dy/db = the other way round */
+static double where_fwd (int n, const double *x) { UNUSED(n); return (x[0] != 0.0) ? x[1] : x[2]; }
+static void where_bwd (int n, const double *x, double y, double g, double *dx) {
+  UNUSED(n); UNUSED(y);
+  dx[0] = 0.0;
+  dx[1] = (x[0] != 0.0) ? g : 0.0;
+  dx[2] = (x[0] != 0.0) ? 0.0 : g;
+}
+static void where_build (lgI_Builder *B) {
+  int c = B->arg(B, 0);
+  if (WANTS(B, 1)) B->dx(B, 1, WHERE(B, c, B->grad(B), ZERO(B)));
+  if (WANTS(B, 2)) B->dx(B, 2, WHERE(B, c, ZERO(B), B->grad(B)));
+}
+
+/* gt, lt, ge, le, eq, ne: y = 1 if the comparison holds, else 0 (false with a NaN, but for
+   ne); dy/da = dy/db = 0 (masks) */
+static double gt_fwd (int n, const double *x) { UNUSED(n); return x[0] > x[1]; }
+static double lt_fwd (int n, const double *x) { UNUSED(n); return x[0] < x[1]; }
+static double ge_fwd (int n, const double *x) { UNUSED(n); return x[0] >= x[1]; }
+static double le_fwd (int n, const double *x) { UNUSED(n); return x[0] <= x[1]; }
+static double eq_fwd (int n, const double *x) { UNUSED(n); return x[0] == x[1]; }
+static double ne_fwd (int n, const double *x) { UNUSED(n); return x[0] != x[1]; }
+
 const lg_OpDef lgI_ops[LGI_NOPS] = {
   /*                name       lua name   metamethod arity          forward      backward      build */
   [LGI_LEAF] =     {"leaf",   NULL,      NULL,      0,             leaf_fwd,    leaf_bwd,     leaf_build},
@@ -327,6 +410,14 @@ const lg_OpDef lgI_ops[LGI_NOPS] = {
   [LGI_MIN] =      {"min",    "min",     NULL,      2,             min_fwd,     min_bwd,      min_build},
   [LGI_SUM] =      {"sum",    "sum",     NULL,      LGI_VARIADIC,  sum_fwd,     sum_bwd,      sum_build},
   [LGI_DOT] =      {"dot",    "dot",     NULL,      LGI_PAIRS,     dot_fwd,     dot_bwd,      dot_build},
+  [LGI_SIGN] =     {"sign",   "sign",    NULL,      1,             sign_fwd,    zero_bwd,     zero_build},
+  [LGI_WHERE] =    {"where",  "where",   NULL,      3,             where_fwd,   where_bwd,    where_build},
+  [LGI_GT] =       {"gt",     "gt",      NULL,      2,             gt_fwd,      zero_bwd,     zero_build},
+  [LGI_LT] =       {"lt",     "lt",      NULL,      2,             lt_fwd,      zero_bwd,     zero_build},
+  [LGI_GE] =       {"ge",     "ge",      NULL,      2,             ge_fwd,      zero_bwd,     zero_build},
+  [LGI_LE] =       {"le",     "le",      NULL,      2,             le_fwd,      zero_bwd,     zero_build},
+  [LGI_EQ] =       {"eq",     "eq",      NULL,      2,             eq_fwd,      zero_bwd,     zero_build},
+  [LGI_NE] =       {"ne",     "ne",      NULL,      2,             ne_fwd,      zero_bwd,     zero_build},
 };
 
 const int lgI_nops = LGI_NOPS;

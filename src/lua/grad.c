@@ -232,6 +232,11 @@ static int b_apply (lgI_Builder *B, int op, int a, int c) {
   return lua_gettop(LB(B)->L);
 }
 
+static int b_apply3 (lgI_Builder *B, int op, int a, int b, int c) {
+  lgL_apply3(LB(B)->L, op, a, b, c);
+  return lua_gettop(LB(B)->L);
+}
+
 /* reverse: adjoint[parent i] += h */
 static void b_dxreverse (lgI_Builder *B, int i, int h) {
   LuaBuilder *b = LB(B);
@@ -273,6 +278,7 @@ static void build (lua_State *L, const Graph *G, lg_Value *v, int node, int g, i
   b.B.grad = b_grad;
   b.B.num = b_num;
   b.B.apply = b_apply;
+  b.B.apply3 = b_apply3;
   b.B.dx = forward ? b_dxforward : b_dxreverse;
   b.L = L;
   b.G = G;

@@ -121,8 +121,10 @@ LGI_FUNC int lgL_nanerror (lua_State *L, lg_Work *W);
 LGI_FUNC void lgL_addguard (lua_State *L, int kind, int a, int b, int expect);
 
 /* ---- ops.c ------------------------------------------------------------------------ */
-/* Pushes op applied to the Values or numbers at ia and ib (ib unused for a unary op). */
+/* Pushes op applied to the Values or numbers at ia and ib (ib unused for a unary op), or at
+   ia, ib and ic for a ternary one. */
 LGI_FUNC void lgL_apply (lua_State *L, int op, int ia, int ib);
+LGI_FUNC void lgL_apply3 (lua_State *L, int op, int ia, int ib, int ic);
 /* Makes lg.<name>, v:<name>() and the metamethods from the op table. */
 LGI_FUNC void lgL_openops (lua_State *L, int module, int methods, int mt);
 

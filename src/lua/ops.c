@@ -6,8 +6,7 @@
 #include "lua/lg_lua.h"
 
 /* {==================================================================
-** Operations, made from the op table: one C function per form of op, told which op by
-** upvalue 4. A module function given only numbers returns a number.
+** Ops of fixed arity: unary and binary (the hot paths), and ternary (where)
 ** =================================================================== */
 
 static int opindex (lua_State *L) {  /* upvalue 4: the op's row, as a light userdata */
@@ -40,6 +39,25 @@ static lg_Value *binarynode (lua_State *L, int op, lg_Value *a, lg_Value *b, con
   return v;
 }
 
+/* Pushes a node of op on its n operands at f, f + 1, ..., at least one a Value: any fixed
+   arity, for the ops off the hot paths (where). */
+static lg_Value *fixednode (lua_State *L, int op, int n, lg_Value *const *v, const double *x,
+                            int f) {
+  lg_Value *node;
+  int parent[3], np = 0, i;
+  for (i = 0; i < n; i++) {
+    if (v[i] != NULL) parent[np++] = f + i;
+  }
+  node = lgL_newnode(L, op, (uint32_t)n, np);
+  for (i = 0; i < n; i++) {
+    if (v[i] != NULL) lgI_setarg(node, (uint32_t)i, v[i]);
+    else lgI_setconst(node, (uint32_t)i, x[i]);
+  }
+  node->data = lgI_ops[op].forward(n, x);
+  lgC_setparents(L, parent, np);
+  return node;
+}
+
 /* The slow path of an op on operands f..f+n-1, taken when no_grad or anomaly detection is
    on: under no_grad a leaf holding the result; otherwise the node, checked for NaN. */
 static int moded (lua_State *L, int op, int n, lg_Value *const *v, const double *x, int mode,
@@ -49,7 +67,8 @@ static int moded (lua_State *L, int op, int n, lg_Value *const *v, const double 
     lgL_unrecorded(L, lgI_ops[op].forward(n, x), f, f + n - 1);
     return 1;
   }
-  node = (n == 1) ? unarynode(L, op, v[0], x[0], f) : binarynode(L, op, v[0], v[1], x, f);
+  node = (n == 1) ? unarynode(L, op, v[0], x[0], f)
+       : (n == 2) ? binarynode(L, op, v[0], v[1], x, f) : fixednode(L, op, n, v, x, f);
   lgL_anomaly(L, -1, lgI_ops[op].name, &node->data, 1);
   return 1;
 }
@@ -77,27 +96,42 @@ static int binary (lua_State *L, int op, lg_Value *const *v, const double *x, in
   return 1;
 }
 
-/* Pushes op (unary or binary) applied to the Values or numbers at stack indices ia and ib
-   (ib unused for a unary op): what the derivative builders make their nodes with. */
-void lgL_apply (lua_State *L, int op, int ia, int ib) {
-  lg_Value *v[2];
-  double x[2];
-  int n = lgI_ops[op].arity, f, i, mode;
-  ia = lua_absindex(L, ia);
-  ib = lua_absindex(L, ib);
-  luaL_checkstack(L, 4, "derivative too large");
-  lua_pushvalue(L, ia);   /* the operands side by side, as an op called from Lua has them */
-  if (n == 2) lua_pushvalue(L, ib);
+/* Pushes the result of a ternary op on the operands at f, f + 1, f + 2 (already checked). */
+static int ternary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode,
+                    int f) {
+  if (v[0] == NULL && v[1] == NULL && v[2] == NULL) {
+    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(3, x));
+    return 1;
+  }
+  if (mode != 0) return moded(L, op, 3, v, x, mode, f);
+  fixednode(L, op, 3, v, x, f);
+  return 1;
+}
+
+/* Pushes op (of arity 1, 2 or 3) applied to the Values or numbers at stack indices ia, ib,
+   ic (those past its arity unused): what the derivative builders make their nodes with. */
+void lgL_apply3 (lua_State *L, int op, int ia, int ib, int ic) {
+  lg_Value *v[3];
+  double x[3];
+  int n = lgI_ops[op].arity, at[3], f, i, mode;
+  at[0] = lua_absindex(L, ia);
+  at[1] = lua_absindex(L, ib);
+  at[2] = lua_absindex(L, ic);
+  luaL_checkstack(L, 5, "derivative too large");
+  for (i = 0; i < n; i++) lua_pushvalue(L, at[i]);   /* side by side, as from Lua */
   f = lua_gettop(L) - n + 1;
   for (i = 0; i < n; i++) {
     if (!lgL_operand(L, f + i, &v[i], &x[i])) lgL_operror(L, lgI_ops[op].name, i + 1);
   }
   mode = lgL_getwork(L)->mode;
   if (n == 1) unary(L, op, v, x, mode, f);
-  else binary(L, op, v, x, mode, f);
+  else if (n == 2) binary(L, op, v, x, mode, f);
+  else ternary(L, op, v, x, mode, f);
   lua_replace(L, f);
   lua_settop(L, f);
 }
+
+void lgL_apply (lua_State *L, int op, int ia, int ib) { lgL_apply3(L, op, ia, ib, ib); }
 
 /* lg.exp(x), v:exp(), ... -> Value or number */
 static int unary_fn (lua_State *L) {
@@ -128,6 +162,17 @@ static int binary_fn (lua_State *L) {
   if ((bad = lgL_operands(L, W, 2, v, x)) != 0)
     lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
   return binary(L, op, v, x, W->mode, 1);
+}
+
+/* lg.where(c, a, b), c:where(a, b) -> Value or number */
+static int ternary_fn (lua_State *L) {
+  const lg_Work *W = lgL_fastwork(L);
+  int op = opindex(L), bad;
+  lg_Value *v[3];
+  double x[3];
+  if ((bad = lgL_operands(L, W, 3, v, x)) != 0)
+    lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
+  return ternary(L, op, v, x, W->mode, 1);
 }
 
 /* __add, __sub, __mul, __div, __pow */
@@ -251,8 +296,32 @@ static int dot_fn (lua_State *L) {
 
 
 /* Makes lg.<name>, v:<name>() and the metamethods from the op table. */
+/* lg._ops: the op table as Lua sees it, one {name =, fn =, arity =} per op after leaf (arity
+   "n" for sum's any number, "pairs" for dot's), so that specs and tools miss none */
+static void pushoptable (lua_State *L) {
+  int op;
+  lua_createtable(L, lgI_nops - 1, 0);
+  for (op = 1; op < lgI_nops; op++) {
+    const lg_OpDef *d = &lgI_ops[op];
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, d->name);
+    lua_setfield(L, -2, "name");
+    if (d->luaname != NULL) {
+      lua_pushstring(L, d->luaname);
+      lua_setfield(L, -2, "fn");
+    }
+    if (d->arity == LGI_VARIADIC) lua_pushliteral(L, "n");
+    else if (d->arity == LGI_PAIRS) lua_pushliteral(L, "pairs");
+    else lua_pushinteger(L, d->arity);
+    lua_setfield(L, -2, "arity");
+    lua_rawseti(L, -2, op);
+  }
+}
+
 void lgL_openops (lua_State *L, int module, int methods, int mt) {
   int op;
+  pushoptable(L);
+  lua_setfield(L, module, "_ops");
   for (op = 1; op < lgI_nops; op++) {
     const lg_OpDef *d = &lgI_ops[op];
     lua_pushlightuserdata(L, (void *)d);
@@ -260,9 +329,9 @@ void lgL_openops (lua_State *L, int module, int methods, int mt) {
       lgL_setclosure(L, mt, d->metamethod, d->arity == 1 ? unary_mm : binary_mm, lua_gettop(L));
     if (d->luaname != NULL) {
       lua_CFunction f = d->arity == 1 ? unary_fn : d->arity == 2 ? binary_fn
-                      : d->arity == LGI_VARIADIC ? sum_fn : dot_fn;
+                      : d->arity == 3 ? ternary_fn : d->arity == LGI_VARIADIC ? sum_fn : dot_fn;
       lgL_setclosure(L, module, d->luaname, f, lua_gettop(L));
-      if (d->arity == 1 || d->arity == 2) lgL_setclosure(L, methods, d->luaname, f, lua_gettop(L));
+      if (d->arity >= 1) lgL_setclosure(L, methods, d->luaname, f, lua_gettop(L));
     }
     lua_pop(L, 1);
   }
