@@ -94,6 +94,7 @@ static const char *script =
   "  local f = operators[name] or lg[name]\n"
   "  if name == 'sum' then terms[#terms + 1] = lg.sum({x, 2, w, x})\n"
   "  elseif name == 'dot' then terms[#terms + 1] = lg.dot({x, 2}, {w, x})\n"
+  "  elseif name == 'where' then terms[#terms + 1] = lg.where(x, w, 2) terms[#terms + 1] = x:where(2, w)\n"
   "  elseif name ~= 'leaf' then\n"
   "    if f == nil then error('no way to call op ' .. name, 0) end\n"
   "    terms[#terms + 1] = f(x, w)\n"

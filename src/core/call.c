@@ -24,6 +24,7 @@ lg_Value *lgI_initcall (void *mem, const lg_Func *f) {
   lg_Value *v = lgI_initnode(mem, 0, (uint32_t)f->nin);
   lg_CallRec *r = lgI_callrec(v);
   v->op = LGI_CALL;
+  v->kind = LGI_KCALL;
   r->f = f;
   memset(r->y, 0, 2 * (size_t)f->nout * sizeof(double));
   return v;
@@ -52,16 +53,11 @@ int lgI_callforward (lg_Work *W, lg_Value *call) {
 lg_Value *lgI_initoutput (void *mem, lg_Value *call, uint32_t j) {
   lg_Value *v = lgI_initnode(mem, 0, 2);
   v->op = LGI_OUTPUT;
+  v->kind = LGI_KOUTPUT;
   lgI_setarg(v, 0, call);
   lgI_setconst(v, 1, (double)j);
   v->data = lgI_callrec(call)->y[j];
   return v;
-}
-
-const char *lgI_opname (const lg_Value *v) {
-  if (v->op == LGI_CALL) return lgI_callrec(v)->f->name;
-  if (v->op == LGI_OUTPUT) return lgI_callrec(v->in[0].v)->f->name;
-  return lgI_ops[v->op].name;
 }
 
 void lgI_outputbackward (lg_Value *out) {

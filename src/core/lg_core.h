@@ -32,13 +32,22 @@ struct lg_Value {
   double grad;
   double adj;        /* scratch adjoint, 0 outside backward */
   uint32_t n;        /* number of argument slots */
-  uint8_t op;        /* index into lgI_ops */
+  uint8_t op;        /* index into lgI_ops (LGI_KOP), else LGI_CALL or LGI_OUTPUT */
+  uint8_t kind;      /* LGI_K*: what the sweeps, the tape and DOT do with it */
   uint8_t flags;     /* LGI_MARK* during traversals, LGI_LABELED */
-  uint16_t kmask;    /* bit i: slot i is a constant (i < LGI_INLINEMASK) */
+  uint8_t kmask;     /* bit i: slot i is a constant (i < LGI_INLINEMASK) */
   lg_Slot in[];      /* n slots, then the bitmap when n > LGI_INLINEMASK */
 };
 
-#define LGI_INLINEMASK 16
+/*
+** The kinds of node. Every traversal dispatches on the kind alone, through lgI_kinds
+** (graph/kinds.c), never on op numbers: a leaf; a built-in op, a row of lgI_ops; a host
+** function's call, which holds its outputs (lg_CallRec); and one output of a call. A new
+** kind of node (a tensor op) is a new row there.
+*/
+enum { LGI_KLEAF, LGI_KOP, LGI_KCALL, LGI_KOUTPUT, LGI_NKINDS };
+
+#define LGI_INLINEMASK 8
 #define LGI_HEADSIZE offsetof(lg_Value, in)
 
 #define LGI_MARKED 1u    /* visited by the current traversal */
@@ -132,6 +141,7 @@ static inline lg_Value *lgI_initnode (void *mem, int op, uint32_t n) {
   v->data = v->grad = v->adj = 0.0;
   v->n = n;
   v->op = (uint8_t)op;
+  v->kind = (uint8_t)((op == LGI_LEAF) ? LGI_KLEAF : LGI_KOP);
   v->flags = 0;
   v->kmask = 0;
   if (n > LGI_INLINEMASK) memset(v->in + n, 0, lgI_maskwords(n) * sizeof(uint64_t));
@@ -140,8 +150,8 @@ static inline lg_Value *lgI_initnode (void *mem, int op, uint32_t n) {
 
 static inline void lgI_setmask (lg_Value *v, uint32_t i, int isconst) {
   if (v->n <= LGI_INLINEMASK) {
-    if (isconst) v->kmask |= (uint16_t)(1u << i);
-    else v->kmask &= (uint16_t)~(1u << i);
+    if (isconst) v->kmask |= (uint8_t)(1u << i);
+    else v->kmask &= (uint8_t)~(1u << i);
   }
   else {
     uint64_t *bits = (uint64_t *)(v->in + v->n);
@@ -177,7 +187,8 @@ typedef struct lg_Work {
   char *text; size_t ntext;          /* text being written (the graph printer) */
   size_t count;                      /* nodes in order after lgI_toposort */
   size_t maxn;                       /* largest n among them */
-  int hascall;                       /* a host function's call among them */
+  int fallible;                      /* a node whose reverse may fail among them (a host
+                                        function's call) */
   char msg[256];                     /* a host function's last error message */
   const char *msgfrom;               /* and that function's name */
   int recording;                     /* the binding records guards (lg.compile) */
@@ -236,8 +247,6 @@ LGI_FUNC int lgI_hostforward (lg_Work *W, const lg_Func *f, const double *x, dou
    W->x must hold 2 * nin doubles. */
 LGI_FUNC int lgI_callforward (lg_Work *W, lg_Value *call);
 LGI_FUNC lg_Value *lgI_initoutput (void *mem, lg_Value *call, uint32_t j);
-/* The name Value.op shows for any node, host functions' included. */
-LGI_FUNC const char *lgI_opname (const lg_Value *v);
 /* Runs f's vjp into gx (zeroed first: f->nin doubles); LG_EHOST with W->msg and
    W->msgfrom on failure. */
 LGI_FUNC int lgI_hostvjp (lg_Work *W, const lg_Func *f, const double *x, const double *y,

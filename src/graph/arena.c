@@ -158,13 +158,13 @@ double lg_grad (const lg_Value *v) { return v->grad; }
 void lg_set_grad (lg_Value *v, double g) { v->grad = g; }
 
 int lg_set_data (lg_Value *v, double x) {
-  if (v->op != LGI_LEAF) return LG_ELEAF;
+  if (v->kind != LGI_KLEAF) return LG_ELEAF;
   v->data = x;
   return LG_OK;
 }
 
 int lg_value_op (const lg_Value *v) {
-  return (v->op == LGI_CALL || v->op == LGI_OUTPUT) ? -1 : v->op;
+  return (v->kind == LGI_KLEAF || v->kind == LGI_KOP) ? v->op : -1;
 }
 
 const char *lg_value_opname (const lg_Value *v) { return lgI_opname(v); }

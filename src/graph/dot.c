@@ -69,12 +69,13 @@ static void addop (lg_Buffer *B, const lg_Value *v) {
 /* A Value is a record fed by its op's circle; a host function's call is a circle alone,
    feeding each of its outputs. */
 static void addnode (lg_Buffer *B, const lg_Value *v, const char *label, size_t len) {
-  if (v->op == LGI_CALL) {
+  int shape = lgI_kinds[v->kind].dot;
+  if (shape == LGI_DOTCIRCLE) {
     addop(B, v);
     return;
   }
   addrecord(B, v, label, len);
-  if (v->op == LGI_OUTPUT) {
+  if (shape == LGI_DOTOUTPUT) {
     addid(B, "  v", idof(v->in[0].v), "op -> ");
     addid(B, "v", idof(v), ";\n");
   }

@@ -66,7 +66,7 @@ typedef struct lg_Tape {
   uint32_t *first, *n, *extidx;
   uint32_t *argidx;                  /* every argument's slot in val */
   int32_t *input;                    /* -1: an input the result does not use */
-  uint8_t *op;
+  uint8_t *op, *kind;                /* each node's op and kind */
 } lg_Tape;
 
 /* From W->order (lgI_toposortn over out and the guards' nodes, marks still set) makes T
@@ -91,5 +91,51 @@ typedef const char *(*lgI_Labeler) (void *ud, const lg_Value *v, size_t *len);
 /* Appends Graphviz DOT text for the graph ending at root. */
 LGI_FUNC int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud,
                         lg_Buffer *B);
+
+/* ---- kinds of node (kinds.c) --------------------------------------------------- */
+
+/* A replay step of a tape's node i (*c counts the host calls met). */
+typedef int (*lgI_TapeStep) (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c);
+
+/* What one kind of node does in each traversal; see lgI_kinds. */
+typedef struct lgI_Kind {
+  int (*reverse) (lg_Work *W, lg_Value *v);   /* v->adj into its arguments' adj */
+  int (*tangent) (lg_Work *W, lg_Value *v);   /* v->adj := its tangent, from its arguments' */
+  void (*abandon) (lg_Value *v);              /* a sweep given up: clear the kind's scratch */
+  const char *(*name) (const lg_Value *v);    /* as Value.op shows it */
+  int dot;         /* how DOT draws it: LGI_DOTRECORD, LGI_DOTCIRCLE or LGI_DOTOUTPUT */
+  int checked;     /* reverse leaves its partials in W->x[n .. 2n-1] (anomaly detection) */
+  int fallible;    /* reverse may fail (a host's vjp): adjoints all come before any grad */
+  lgI_TapeStep tapeforward, tapebackward;   /* its steps in a replay (tape.c) */
+} lgI_Kind;
+
+enum { LGI_DOTRECORD, LGI_DOTCIRCLE, LGI_DOTOUTPUT };
+
+LGI_FUNC const lgI_Kind lgI_kinds[LGI_NKINDS];
+
+/* The name Value.op shows for any node, host functions' included. */
+LGI_FUNC const char *lgI_opname (const lg_Value *v);
+
+/* A built-in op's reverse step: v's adjoint into its arguments' through the op's
+   derivative. W->x holds 2n doubles: argument values, then partials (left there for anomaly
+   detection). Inline: it is backward's hot loop. */
+static inline void lgI_pushadjoint (lg_Work *W, lg_Value *v) {
+  uint32_t i, n = v->n;
+  double *x = W->x, *dx = x + n;
+  for (i = 0; i < n; i++) x[i] = lgI_argdata(v, i);
+  lgI_ops[v->op].backward((int)n, x, v->data, v->adj, dx);
+  for (i = 0; i < n; i++) {
+    if (!lgI_isconst(v, i)) v->in[i].v->adj += dx[i];
+  }
+}
+
+/* The replay steps of each kind (tape.c). */
+LGI_FUNC int lgI_tapeskip (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c);
+LGI_FUNC int lgI_tapeopfwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c);
+LGI_FUNC int lgI_tapeopbwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c);
+LGI_FUNC int lgI_tapecallfwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c);
+LGI_FUNC int lgI_tapecallbwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c);
+LGI_FUNC int lgI_tapeoutfwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c);
+LGI_FUNC int lgI_tapeoutbwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c);
 
 #endif

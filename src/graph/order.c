@@ -41,7 +41,7 @@ int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
   const uint8_t mark = (uint8_t)(nested ? LGI_MARKED | LGI_NESTED : LGI_MARKED);
   W->count = 0;
   W->maxn = 0;
-  W->hascall = 0;
+  W->fallible = 0;
   if (lgI_grow(W, (void **)&W->stack, &W->nstack, nroots, sizeof(lg_Value *)) != LG_OK)
     return LG_EMEM;
   while (sp < nroots) {  /* reversed, so the first root comes out first */
@@ -70,7 +70,7 @@ int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
         v->flags |= LGI_DONE;
         W->order[W->count++] = v;
         if (v->n > W->maxn) W->maxn = v->n;
-        if (v->op == LGI_CALL) W->hascall = 1;
+        if (lgI_kinds[v->kind].fallible) W->fallible = 1;
       }
     }
   }

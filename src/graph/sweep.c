@@ -8,18 +8,6 @@
 
 /* ---- backward ------------------------------------------------------------------- */
 
-/* Pushes v's adjoint to its parents' adjoints through the op's derivative. x holds 2n
-   doubles: argument values, then partials. */
-static void pushadjoint (lg_Value *v, double *x) {
-  uint32_t i, n = v->n;
-  double *dx = x + n;
-  for (i = 0; i < n; i++) x[i] = lgI_argdata(v, i);
-  lgI_ops[v->op].backward((int)n, x, v->data, v->adj, dx);
-  for (i = 0; i < n; i++) {
-    if (!lgI_isconst(v, i)) v->in[i].v->adj += dx[i];
-  }
-}
-
 /* A node's adjoint goes into its grad, and its marks go. */
 static void settle (lg_Value *v) {
   v->grad += v->adj;
@@ -32,7 +20,7 @@ static void abandonsweep (lg_Work *W) {
   size_t i;
   for (i = 0; i < W->count; i++) {
     lg_Value *v = W->order[i];
-    if (v->op == LGI_CALL) lgI_callabandon(v);
+    lgI_kinds[v->kind].abandon(v);
     v->adj = 0.0;
   }
   lgI_unmark(W);
@@ -53,20 +41,17 @@ static int nanpartial (lg_Work *W, lg_Value *v) {
   return 0;
 }
 
-/* Pushes every node's adjoint to its parents', children first. A host function's vjp may
-   fail, or (under anomaly detection) a derivative give NaN: then the sweep is abandoned (no
-   adjoint or mark left) and the error returned. */
+/* Pushes every node's adjoint to its parents', children first, each by its kind's step. A
+   host function's vjp may fail, or (under anomaly detection) a derivative give NaN: then the
+   sweep is abandoned (no adjoint or mark left) and the error returned. */
 static int pushall (lg_Work *W) {
   size_t i;
   for (i = W->count; i-- > 0; ) {
     lg_Value *v = W->order[i];
-    int err = LG_OK;
-    if (v->op == LGI_OUTPUT) lgI_outputbackward(v);  /* passes its adjoint on unchanged */
-    else {
-      if (v->op == LGI_CALL) err = lgI_callbackward(W, v);
-      else if (v->n > 0) pushadjoint(v, W->x);
-      if (err == LG_OK && (W->mode & LGI_ANOMALY) && nanpartial(W, v)) err = LGI_ENAN;
-    }
+    const lgI_Kind *k = &lgI_kinds[v->kind];
+    int err = k->reverse(W, v);
+    if (err == LG_OK && k->checked && (W->mode & LGI_ANOMALY) && nanpartial(W, v))
+      err = LGI_ENAN;
     if (err != LG_OK) {
       abandonsweep(W);
       return err;
@@ -102,10 +87,10 @@ int lgI_backward (lg_Work *W, lg_Value *root, double seed) {
     return LG_EMEM;
   }
   root->adj = seed;
-  if (W->hascall || (W->mode & LGI_ANOMALY)) return sweepchecked(W);
-  for (i = W->count; i-- > 0; ) {  /* children before parents */
+  if (W->fallible || (W->mode & LGI_ANOMALY)) return sweepchecked(W);
+  for (i = W->count; i-- > 0; ) {  /* children before parents: leaves and ops only */
     lg_Value *v = W->order[i];
-    if (v->n > 0) pushadjoint(v, W->x);
+    if (v->n > 0) lgI_pushadjoint(W, v);
     settle(v);
   }
   return LG_OK;
@@ -137,57 +122,15 @@ int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds, size_
 
 /* ---- forward mode ------------------------------------------------------------------ */
 
-/* A call's output tangents (in its record's adjoint half) from its arguments' tangents:
-   one vjp per output gives that output's row of the Jacobian. x: 2n + nout doubles. */
-static int calltangents (lg_Work *W, lg_Value *call) {
-  lg_CallRec *r = lgI_callrec(call);
-  const lg_Func *f = r->f;
-  uint32_t i, n = call->n;
-  int j;
-  double *x = W->x, *gx = x + n, *gy = gx + n;
-  for (i = 0; i < n; i++) x[i] = lgI_argdata(call, i);
-  for (j = 0; j < f->nout; j++) {
-    double t = 0.0;
-    int k, err;
-    for (k = 0; k < f->nout; k++) gy[k] = (k == j);
-    if ((err = lgI_hostvjp(W, f, x, r->y, gy, gx)) != LG_OK) return err;
-    for (i = 0; i < n; i++) {
-      if (!lgI_isconst(call, i) && call->in[i].v->adj != 0.0) t += gx[i] * call->in[i].v->adj;
-    }
-    r->y[f->nout + j] = t;
-  }
-  return LG_OK;
-}
-
-/*
-** Tangents flow forward: a node's is the sum over its arguments of the partial (the op's
-** backward with g = 1) times the argument's tangent. A zero tangent is no perturbation at
-** all, so its term is skipped: an infinite partial (sqrt at 0) times it adds nothing.
-*/
+/* Tangents flow forward, each node's by its kind's step. */
 static int tangents (lg_Work *W) {
   size_t i;
   if (lgI_reservex(W, 2 * W->maxn + LG_MAXFUNCARGS) != LG_OK) return LG_EMEM;
   for (i = 0; i < W->count; i++) {
     lg_Value *v = W->order[i];
-    uint32_t k, n = v->n;
-    double *x = W->x, *dx = x + n, t = 0.0;
-    if (v->op == LGI_LEAF || (v->flags & LGI_GIVEN)) continue;
-    if (v->op == LGI_OUTPUT) {
-      lg_CallRec *r = lgI_callrec(v->in[0].v);
-      v->adj = r->y[r->f->nout + (int)v->in[1].k];
-      continue;
-    }
-    if (v->op == LGI_CALL) {
-      int err = calltangents(W, v);
-      if (err != LG_OK) return err;
-      continue;
-    }
-    for (k = 0; k < n; k++) x[k] = lgI_argdata(v, k);
-    lgI_ops[v->op].backward((int)n, x, v->data, 1.0, dx);
-    for (k = 0; k < n; k++) {
-      if (!lgI_isconst(v, k) && v->in[k].v->adj != 0.0) t += dx[k] * v->in[k].v->adj;
-    }
-    v->adj = t;
+    int err;
+    if (v->flags & LGI_GIVEN) continue;
+    if ((err = lgI_kinds[v->kind].tangent(W, v)) != LG_OK) return err;
   }
   return LG_OK;
 }

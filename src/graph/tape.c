@@ -32,7 +32,8 @@ static int carve (lg_Tape *T) {
   size_t doubles = 2 * (size_t)T->nslots + 2 * (size_t)T->maxn + 2 * (size_t)T->ny;
   size_t size = doubles * sizeof(double) + T->nexternal * sizeof(lg_Value *)
               + T->ncalls * sizeof(lg_TapeCall) + T->nguards * sizeof(lg_Guard)
-              + ((size_t)2 * T->nnodes + T->nexternal + T->nargs + T->ninputs) * 4 + T->nnodes;
+              + ((size_t)2 * T->nnodes + T->nexternal + T->nargs + T->ninputs) * 4
+              + 2 * (size_t)T->nnodes;
   char *p = (char *)T->allocf(T->ud, NULL, 0, size);
   if (p == NULL) return LG_EMEM;
   memset(p, 0, size);
@@ -51,12 +52,13 @@ static int carve (lg_Tape *T) {
   T->extidx = (uint32_t *)p;     p += T->nexternal * 4;
   T->argidx = (uint32_t *)p;     p += T->nargs * 4;
   T->input = (int32_t *)p;       p += T->ninputs * 4;
-  T->op = (uint8_t *)p;
+  T->op = (uint8_t *)p;          p += T->nnodes;
+  T->kind = (uint8_t *)p;
   return LG_OK;
 }
 
 static int isexternal (const lg_Value *v) {
-  return v->op == LGI_LEAF && !(v->flags & LGI_INPUT);
+  return v->kind == LGI_KLEAF && !(v->flags & LGI_INPUT);
 }
 
 /* Sets T's counts from W->order, and numbers its nodes for lgI_tapeindex. */
@@ -66,11 +68,11 @@ static void count (lg_Tape *T, lg_Work *W) {
   for (i = 0; i < W->count; i++) {
     lg_Value *v = W->order[i];
     T->nargs += v->n;
-    if (v->op == LGI_CALL) {
+    if (v->kind == LGI_KCALL) {
       T->ncalls++;
       T->ny += (uint32_t)lgI_callrec(v)->f->nout;
     }
-    if (v->op != LGI_OUTPUT) {  /* an output's constant is an index, not a value */
+    if (v->kind != LGI_KOUTPUT) {  /* an output's constant is an index, not a value */
       for (k = 0; k < v->n; k++) nconst += (uint32_t)lgI_isconst(v, k);
     }
     T->nexternal += (uint32_t)isexternal(v);
@@ -111,17 +113,18 @@ int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
   for (i = 0, c = T->nnodes; i < T->nnodes; i++) {
     lg_Value *v = W->order[i];
     T->op[i] = v->op;
+    T->kind[i] = v->kind;
     T->n[i] = v->n;
     T->first[i] = a;
     T->val[i] = v->data;
-    if (v->op == LGI_CALL) {
+    if (v->kind == LGI_KCALL) {
       lg_TapeCall *tc = &T->call[nc++];
       tc->f = lgI_callrec(v)->f;
       tc->node = i;
       tc->y = y;
       y += (uint32_t)tc->f->nout;
     }
-    if (v->op == LGI_OUTPUT) {  /* one argument, its call; then its value's place in cy */
+    if (v->kind == LGI_KOUTPUT) {  /* one argument, its call; then its value's place in cy */
       uint32_t call = (uint32_t)lgI_tapeindex(v->in[0].v);
       T->n[i] = 1;
       T->argidx[a++] = call;
@@ -180,35 +183,72 @@ static int hostfailed (const lg_Tape *T, uint32_t i) {
   return LG_EHOST;
 }
 
-/* Forward through a call (the host's function, on the tape's values, into cy) or an output;
-   *c counts the calls done. */
-static int hostforward (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
-  const lg_TapeCall *tc;
-  if (T->op[i] == LGI_OUTPUT) {
-    T->val[i] = T->cy[T->argidx[T->first[i] + 1]];
-    return LG_OK;
-  }
-  tc = &T->call[(*c)++];
+/* ---- each kind's replay steps (lgI_kinds) ------------------------------------------ */
+
+int lgI_tapeskip (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  (void)T; (void)W; (void)i; (void)c;
+  return LG_OK;
+}
+
+int lgI_tapeopfwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  (void)W; (void)c;
+  getargs(T, T->n[i], T->first[i]);
+  T->val[i] = lgI_ops[T->op[i]].forward((int)T->n[i], T->x);
+  return LG_OK;
+}
+
+int lgI_tapeopbwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  uint32_t k, n = T->n[i], a = T->first[i];
+  double *dx = T->x + n;
+  (void)W; (void)c;
+  getargs(T, n, a);
+  lgI_ops[T->op[i]].backward((int)n, T->x, T->val[i], T->adj[i], dx);
+  for (k = 0; k < n; k++) T->adj[T->argidx[a + k]] += dx[k];  /* constants' slots too */
+  return LG_OK;
+}
+
+/* A call: the host's function, on the tape's values, into cy; *c counts the calls done. */
+int lgI_tapecallfwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  const lg_TapeCall *tc = &T->call[(*c)++];
   getargs(T, T->n[i], T->first[i]);
   if (lgI_hostforward(W, tc->f, T->x, T->cy + tc->y) != LG_OK) return hostfailed(T, i);
   return LG_OK;
 }
 
+/* A call backward: the host's vjp, once, from cg to the arguments' adjoints; *c counts
+   down the calls left. */
+int lgI_tapecallbwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  uint32_t k, n = T->n[i], a = T->first[i];
+  const lg_TapeCall *tc = &T->call[--*c];
+  double *gx = T->x + n;
+  getargs(T, n, a);
+  if (lgI_hostvjp(W, tc->f, T->x, T->cy + tc->y, T->cg + tc->y, gx) != LG_OK) return LG_EHOST;
+  for (k = 0; k < n; k++) T->adj[T->argidx[a + k]] += gx[k];
+  return LG_OK;
+}
+
+/* An output: its value from cy, its adjoint into cg. */
+int lgI_tapeoutfwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  (void)W; (void)c;
+  T->val[i] = T->cy[T->argidx[T->first[i] + 1]];
+  return LG_OK;
+}
+
+int lgI_tapeoutbwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  (void)W; (void)c;
+  T->cg[T->argidx[T->first[i] + 1]] += T->adj[i];
+  return LG_OK;
+}
+
+/* ---- replays ----------------------------------------------------------------------- */
+
 int lgI_tapeforward (lg_Tape *T, lg_Work *W) {
   uint32_t i, c = 0;
   for (i = 0; i < T->nexternal; i++) T->val[T->extidx[i]] = T->ext[i]->data;
   for (i = 0; i < T->nnodes; i++) {
-    uint32_t n = T->n[i], a = T->first[i];
-    uint8_t op = T->op[i];
-    if (op == LGI_LEAF) continue;
-    if (op < LGI_CALL) {  /* a built-in op: the common case first */
-      getargs(T, n, a);
-      T->val[i] = lgI_ops[op].forward((int)n, T->x);
-    }
-    else {
-      int err = hostforward(T, W, i, &c);
-      if (err != LG_OK) return err;
-    }
+    int err;
+    if (T->kind[i] == LGI_KOP) lgI_tapeopfwd(T, W, i, &c);   /* the common case inline */
+    else if ((err = lgI_kinds[T->kind[i]].tapeforward(T, W, i, &c)) != LG_OK) return err;
   }
   for (i = 0; i < T->nguards; i++) {
     if (!holds(T, &T->guard[i])) return LGI_EGUARD;
@@ -216,25 +256,8 @@ int lgI_tapeforward (lg_Tape *T, lg_Work *W) {
   return LG_OK;
 }
 
-/* Backward through an output (its adjoint into cg) or a call (the host's vjp, once, from cg
-   to the arguments' adjoints); *c counts down the calls left. */
-static int hostbackward (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
-  uint32_t k, n = T->n[i], a = T->first[i];
-  const lg_TapeCall *tc;
-  double *gx = T->x + n;
-  if (T->op[i] == LGI_OUTPUT) {
-    T->cg[T->argidx[a + 1]] += T->adj[i];
-    return LG_OK;
-  }
-  tc = &T->call[--*c];
-  getargs(T, n, a);
-  if (lgI_hostvjp(W, tc->f, T->x, T->cy + tc->y, T->cg + tc->y, gx) != LG_OK) return LG_EHOST;
-  for (k = 0; k < n; k++) T->adj[T->argidx[a + k]] += gx[k];
-  return LG_OK;
-}
-
 int lgI_tapebackward (lg_Tape *T, lg_Work *W) {
-  uint32_t i, k, c = T->ncalls;
+  uint32_t i, c = T->ncalls;
   memset(T->adj, 0, T->nslots * sizeof(double));
   T->adj[T->out] = 1.0;
   if (c > 0) {
@@ -242,16 +265,9 @@ int lgI_tapebackward (lg_Tape *T, lg_Work *W) {
     while (c > 0 && T->call[c - 1].node > T->out) c--;  /* calls after out feed only guards */
   }
   for (i = T->out + 1; i-- > 0; ) {  /* nothing after out feeds it */
-    uint32_t n = T->n[i], a = T->first[i];
-    uint8_t op = T->op[i];
-    double *dx = T->x + n;
-    if (op == LGI_LEAF) continue;
-    if (op < LGI_CALL) {
-      getargs(T, n, a);
-      lgI_ops[op].backward((int)n, T->x, T->val[i], T->adj[i], dx);
-      for (k = 0; k < n; k++) T->adj[T->argidx[a + k]] += dx[k];  /* constants' slots too */
-    }
-    else if (hostbackward(T, W, i, &c) != LG_OK) return LG_EHOST;  /* no grad changed yet */
+    if (T->kind[i] == LGI_KOP) lgI_tapeopbwd(T, W, i, &c);
+    else if (lgI_kinds[T->kind[i]].tapebackward(T, W, i, &c) != LG_OK)
+      return LG_EHOST;  /* no grad changed yet */
   }
   for (i = 0; i < T->nexternal; i++) {
     T->ext[i]->grad += T->adj[T->extidx[i]];

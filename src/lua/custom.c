@@ -35,7 +35,7 @@ static int customvjp (void *ud, const double *x, const double *y, const double *
                       double *gx, char *msg, size_t msglen);
 
 int lgL_iscustom (const lg_Value *call) {   /* a custom function's call? */
-  return call->op == LGI_CALL && lgI_callrec(call)->f->forward == customforward;
+  return call->kind == LGI_KCALL && lgI_callrec(call)->f->forward == customforward;
 }
 
 /*

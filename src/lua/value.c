@@ -78,7 +78,7 @@ static int value_newindex (lua_State *L) {
   const char *k = (lua_type(L, 2) == LUA_TSTRING) ? lua_tostring(L, 2) : NULL;
   if (k != NULL && strcmp(k, "data") == 0) {
     if (lua_type(L, 3) != LUA_TNUMBER) badfield(L, "data", "number");
-    if (v->op != LGI_LEAF)
+    if (v->kind != LGI_KLEAF)
       luaL_error(L, "luagrad.data: cannot assign the data of a computed value (leaves only)");
     v->data = (double)lua_tonumber(L, 3);
   }
