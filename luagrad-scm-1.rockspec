@@ -26,6 +26,7 @@ build = {
     ["luagrad.core"] = {
       sources = { "src/core/ops.c", "src/core/call.c", "src/core/work.c", "src/core/text.c",
                   "src/graph/order.c", "src/graph/sweep.c", "src/graph/tape.c", "src/graph/kinds.c",
+                  "src/graph/graphmode.c",
                   "src/graph/dot.c", "src/graph/arena.c",
                   "src/lua/base.c", "src/lua/record.c", "src/lua/ops.c", "src/lua/host.c",
                   "src/lua/custom.c", "src/lua/grad.c", "src/lua/value.c",

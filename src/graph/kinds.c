@@ -89,15 +89,15 @@ static void noabandon (lg_Value *v) { (void)v; }
 
 const lgI_Kind lgI_kinds[LGI_NKINDS] = {
   /*              reverse         tangent         abandon           name         dot            checked fallible
-                  tape forward    tape backward */
+                  tape forward    tape backward    graph reverse           graph tangent */
   [LGI_KLEAF] =   {leaf_step,      leaf_step,      noabandon,        op_name,     LGI_DOTRECORD, 0,      0,
-                   lgI_tapeskip,   lgI_tapeskip},
+                   lgI_tapeskip,   lgI_tapeskip,    lgI_leafgraphreverse,   lgI_leafgraphtangent},
   [LGI_KOP] =     {op_reverse,     op_tangent,     noabandon,        op_name,     LGI_DOTRECORD, 1,      0,
-                   lgI_tapeopfwd,  lgI_tapeopbwd},
+                   lgI_tapeopfwd,  lgI_tapeopbwd,   lgI_opgraphreverse,     lgI_opgraphtangent},
   [LGI_KCALL] =   {call_reverse,   call_tangent,   lgI_callabandon,  call_name,   LGI_DOTCIRCLE, 1,      1,
-                   lgI_tapecallfwd, lgI_tapecallbwd},
+                   lgI_tapecallfwd, lgI_tapecallbwd, lgI_callgraphreverse, lgI_callgraphtangent},
   [LGI_KOUTPUT] = {output_reverse, output_tangent, noabandon,        output_name, LGI_DOTOUTPUT, 0,      0,
-                   lgI_tapeoutfwd, lgI_tapeoutbwd},
+                   lgI_tapeoutfwd, lgI_tapeoutbwd,  lgI_outputgraphreverse, lgI_outputgraphtangent},
 };
 
 const char *lgI_opname (const lg_Value *v) { return lgI_kinds[v->kind].name(v); }

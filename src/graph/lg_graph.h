@@ -92,6 +92,50 @@ typedef const char *(*lgI_Labeler) (void *ud, const lg_Value *v, size_t *len);
 LGI_FUNC int lgI_todot (lg_Work *W, lg_Value *root, lgI_Labeler label, void *ud,
                         lg_Buffer *B);
 
+/* ---- graph mode (graphmode.c): derivatives built as ops ------------------------- */
+
+/*
+** A sweep whose derivatives are built from ops, by the caller's builder (B). Positions i are
+** 1-based in order; handles are the caller's (stack indices, for the binding), -1 for none.
+*/
+typedef struct lgI_GraphSweep lgI_GraphSweep;
+struct lgI_GraphSweep {
+  lgI_Builder B;             /* the caller's callbacks; the sweep sets x, y, n, want */
+  lg_Value *const *order;    /* the graph, parents first */
+  size_t count;
+  double *x;                 /* room for the largest node's argument numbers */
+  size_t at;                 /* during a build: the node's position */
+  int g;                     /* and g's handle */
+  /* temporaries: a mark of the caller's, and dropping every handle made after it */
+  int (*mark) (lgI_GraphSweep *S);
+  void (*release) (lgI_GraphSweep *S, int mark);
+  /* reverse: node i's adjoint, or -1 when it has none or it is zero */
+  int (*adjoint) (lgI_GraphSweep *S, size_t i);
+  /* forward: 0 if node i's tangent is known already (a given input's), else 1, ready for
+     its argument's tangents (-1: none or zero) and then for settangent (the sum built) */
+  int (*begin) (lgI_GraphSweep *S, size_t i);
+  int (*argtangent) (lgI_GraphSweep *S, size_t i, uint32_t k);
+  void (*settangent) (lgI_GraphSweep *S, size_t i);
+  /* the steps of calls and outputs, whose derivatives are the caller's to build */
+  void (*callreverse) (lgI_GraphSweep *S, size_t i, int g);
+  void (*outputreverse) (lgI_GraphSweep *S, size_t i, int g);
+  void (*calltangent) (lgI_GraphSweep *S, size_t i);
+  void (*outputtangent) (lgI_GraphSweep *S, size_t i);
+};
+
+/* Every node's adjoint into its arguments', children first; or every node's tangent from
+   its arguments', parents first; each by its kind's graph step. */
+LGI_FUNC void lgI_reversegraph (lgI_GraphSweep *S);
+LGI_FUNC void lgI_forwardgraph (lgI_GraphSweep *S);
+LGI_FUNC void lgI_leafgraphreverse (lgI_GraphSweep *S, size_t i, int g);
+LGI_FUNC void lgI_leafgraphtangent (lgI_GraphSweep *S, size_t i);
+LGI_FUNC void lgI_opgraphreverse (lgI_GraphSweep *S, size_t i, int g);
+LGI_FUNC void lgI_opgraphtangent (lgI_GraphSweep *S, size_t i);
+LGI_FUNC void lgI_callgraphreverse (lgI_GraphSweep *S, size_t i, int g);
+LGI_FUNC void lgI_callgraphtangent (lgI_GraphSweep *S, size_t i);
+LGI_FUNC void lgI_outputgraphreverse (lgI_GraphSweep *S, size_t i, int g);
+LGI_FUNC void lgI_outputgraphtangent (lgI_GraphSweep *S, size_t i);
+
 /* ---- kinds of node (kinds.c) --------------------------------------------------- */
 
 /* A replay step of a tape's node i (*c counts the host calls met). */
@@ -107,6 +151,8 @@ typedef struct lgI_Kind {
   int checked;     /* reverse leaves its partials in W->x[n .. 2n-1] (anomaly detection) */
   int fallible;    /* reverse may fail (a host's vjp): adjoints all come before any grad */
   lgI_TapeStep tapeforward, tapebackward;   /* its steps in a replay (tape.c) */
+  void (*graphreverse) (lgI_GraphSweep *S, size_t i, int g);   /* graph mode (graphmode.c) */
+  void (*graphtangent) (lgI_GraphSweep *S, size_t i);
 } lgI_Kind;
 
 enum { LGI_DOTRECORD, LGI_DOTCIRCLE, LGI_DOTOUTPUT };

@@ -196,56 +196,66 @@ static void pushentry (lua_State *L, const Graph *G, int t, int idx) {
 
 
 /* {==================================================================
-** Building an op's derivative from ops: the binding's lgI_Builder. Handles are stack
-** indices; the caller resets the stack after each node.
+** Building derivatives from ops: the binding's side of a graph-mode sweep
+** (graph/graphmode.c). Handles are stack indices; adjoints and tangents (Values or numbers)
+** live in a table by position; the sweep releases each node's temporaries.
 ** =================================================================== */
 
-typedef struct LuaBuilder {
-  lgI_Builder B;
+typedef struct LuaSweep {
+  lgI_GraphSweep S;   /* first: its builder, first in turn, is where the callbacks start */
   lua_State *L;
   const Graph *G;
-  const lg_Value *v;
-  int node, g;      /* stack indices: the node's Value, g */
-  int target;       /* reverse: stack index of the adjoint table; forward: of the tangent */
-} LuaBuilder;
+  int target;         /* stack index: the adjoints' table (reverse) or the tangents' */
+  int sum;            /* forward: the slot of the node's tangent so far (nil: none yet) */
+  int outs;           /* forward: each custom call's output Values (outputsof) */
+  const char *fn;     /* for messages */
+} LuaSweep;
 
-#define LB(B) ((LuaBuilder *)(B))
+#define LS(p) ((LuaSweep *)(p))
+
+static const lg_Value *building (const LuaSweep *s) { return graphnode(s->G, s->S.at); }
 
 static int b_arg (lgI_Builder *B, int i) {
-  LuaBuilder *b = LB(B);
-  luaL_checkstack(b->L, 8, "derivative too large");
-  pusharg(b->L, b->G, b->v, (uint32_t)i);
-  return lua_gettop(b->L);
+  LuaSweep *s = LS(B);
+  luaL_checkstack(s->L, 8, "derivative too large");
+  pusharg(s->L, s->G, building(s), (uint32_t)i);
+  return lua_gettop(s->L);
 }
 
-static int b_out (lgI_Builder *B) { return LB(B)->node; }
-static int b_grad (lgI_Builder *B) { return LB(B)->g; }
+static int b_out (lgI_Builder *B) {   /* the node's own Value */
+  LuaSweep *s = LS(B);
+  luaL_checkstack(s->L, 8, "derivative too large");
+  lua_rawgeti(s->L, s->G->nodes, (int)s->S.at);
+  return lua_gettop(s->L);
+}
+
+static int b_grad (lgI_Builder *B) { return LS(B)->S.g; }
 
 static int b_num (lgI_Builder *B, double k) {
-  luaL_checkstack(LB(B)->L, 8, "derivative too large");
-  lua_pushnumber(LB(B)->L, (lua_Number)k);
-  return lua_gettop(LB(B)->L);
+  luaL_checkstack(LS(B)->L, 8, "derivative too large");
+  lua_pushnumber(LS(B)->L, (lua_Number)k);
+  return lua_gettop(LS(B)->L);
 }
 
 static int b_apply (lgI_Builder *B, int op, int a, int c) {
-  lgL_apply(LB(B)->L, op, a, c);
-  return lua_gettop(LB(B)->L);
+  lgL_apply(LS(B)->L, op, a, c);
+  return lua_gettop(LS(B)->L);
 }
 
 static int b_apply3 (lgI_Builder *B, int op, int a, int b, int c) {
-  lgL_apply3(LB(B)->L, op, a, b, c);
-  return lua_gettop(LB(B)->L);
+  lgL_apply3(LS(B)->L, op, a, b, c);
+  return lua_gettop(LS(B)->L);
 }
 
 /* reverse: adjoint[parent i] += h */
 static void b_dxreverse (lgI_Builder *B, int i, int h) {
-  LuaBuilder *b = LB(B);
-  lua_State *L = b->L;
+  LuaSweep *s = LS(B);
+  const lg_Value *v = building(s);
   int p;
-  if (lgI_isconst(b->v, (uint32_t)i) || (B->want >= 0 && B->want != i)) return;
-  p = (int)position(L, b->G, b->v->in[i].v);
-  lua_pushvalue(L, h);
-  addto(L, b->target, p);
+  if (lgI_isconst(v, (uint32_t)i) || (B->want >= 0 && B->want != i)) return;
+  p = (int)position(s->L, s->G, v->in[i].v);
+  lua_pushvalue(s->L, h);
+  addto(s->L, s->target, p);
 }
 
 /* The stack slot sum (nil: nothing yet) += the value at h. */
@@ -257,36 +267,9 @@ static void accumulate (lua_State *L, int sum, int h) {
 
 /* forward: the node's tangent += h */
 static void b_dxforward (lgI_Builder *B, int i, int h) {
-  LuaBuilder *b = LB(B);
-  if (lgI_isconst(b->v, (uint32_t)i) || (B->want >= 0 && B->want != i)) return;
-  accumulate(b->L, b->target, h);
-}
-
-/* Runs the build of node v (the Value at node) with g (at g), wanting argument want. */
-static void build (lua_State *L, const Graph *G, lg_Value *v, int node, int g, int want,
-                   int target, int forward) {
-  LuaBuilder b;
-  uint32_t k;
-  double *x = G->x;
-  for (k = 0; k < v->n; k++) x[k] = lgI_argdata(v, k);
-  b.B.x = x;
-  b.B.y = v->data;
-  b.B.n = (int)v->n;
-  b.B.want = want;
-  b.B.arg = b_arg;
-  b.B.out = b_out;
-  b.B.grad = b_grad;
-  b.B.num = b_num;
-  b.B.apply = b_apply;
-  b.B.apply3 = b_apply3;
-  b.B.dx = forward ? b_dxforward : b_dxreverse;
-  b.L = L;
-  b.G = G;
-  b.v = v;
-  b.node = node;
-  b.g = g;
-  b.target = target;
-  lgI_ops[v->op].build(&b.B);
+  LuaSweep *s = LS(B);
+  if (lgI_isconst(building(s), (uint32_t)i) || (B->want >= 0 && B->want != i)) return;
+  accumulate(s->L, s->sum, h);
 }
 
 static int iszero (lua_State *L, int i) {
@@ -377,30 +360,57 @@ static void outputgraph (lua_State *L, const Graph *G, size_t i, int a, int adj,
   lua_pop(L, 1);
 }
 
+static int s_mark (lgI_GraphSweep *S) { return lua_gettop(LS(S)->L); }
+static void s_release (lgI_GraphSweep *S, int mark) { lua_settop(LS(S)->L, mark); }
+
+static int s_adjoint (lgI_GraphSweep *S, size_t i) {
+  lua_State *L = LS(S)->L;
+  lua_rawgeti(L, LS(S)->target, (int)i);
+  return iszero(L, -1) ? -1 : lua_gettop(L);
+}
+
+static void s_callreverse (lgI_GraphSweep *S, size_t i, int g) {
+  LuaSweep *s = LS(S);
+  callgraph(s->L, s->G, graphnode(s->G, i), g, s->target, s->fn);
+}
+
+static void s_outputreverse (lgI_GraphSweep *S, size_t i, int g) {
+  LuaSweep *s = LS(S);
+  outputgraph(s->L, s->G, i, g, s->target, s->fn);
+}
+
+/* A graph-mode sweep over G into the table at target, reverse or forward. */
+static void initsweep (LuaSweep *s, lua_State *L, const Graph *G, int target, int forward,
+                       const char *fn) {
+  memset(s, 0, sizeof(*s));
+  s->S.B.arg = b_arg;
+  s->S.B.out = b_out;
+  s->S.B.grad = b_grad;
+  s->S.B.num = b_num;
+  s->S.B.apply = b_apply;
+  s->S.B.apply3 = b_apply3;
+  s->S.B.dx = forward ? b_dxforward : b_dxreverse;
+  s->S.order = G->order;
+  s->S.count = G->count;
+  s->S.x = G->x;
+  s->S.mark = s_mark;
+  s->S.release = s_release;
+  s->S.adjoint = s_adjoint;
+  s->S.callreverse = s_callreverse;
+  s->S.outputreverse = s_outputreverse;
+  s->L = L;
+  s->G = G;
+  s->target = target;
+  s->fn = fn;
+}
+
 /* The reverse sweep on Values: adjoints (Values or numbers) in the table at adj, by
    position; an output of a host function's call adds its adjoint into a table at the
    call's position. */
 static void sweepgraph (lua_State *L, const Graph *G, int adj, const char *fn) {
-  size_t i;
-  int base = lua_gettop(L);
-  for (i = G->count; i > 0; i--) {
-    lg_Value *v = graphnode(G, i);
-    int a;
-    if (v->op == LGI_LEAF) continue;
-    lua_rawgeti(L, adj, (int)i);
-    a = lua_gettop(L);
-    if (iszero(L, a)) {
-      lua_settop(L, base);
-      continue;
-    }
-    if (v->op == LGI_OUTPUT) outputgraph(L, G, i, a, adj, fn);
-    else if (v->op == LGI_CALL) callgraph(L, G, v, a, adj, fn);
-    else {
-      lua_rawgeti(L, G->nodes, (int)i);
-      build(L, G, v, a + 1, a, -1, adj, 0);
-    }
-    lua_settop(L, base);
-  }
+  LuaSweep s;
+  initsweep(&s, L, G, adj, 0, fn);
+  lgI_reversegraph(&s.S);
 }
 
 /* }================================================================== */
@@ -678,7 +688,7 @@ int lgL_backwardgraph (lua_State *L) {
     lg_Value *v = graphnode(&G, i);
     lg_Value *r;
     int node;
-    if (v->op == LGI_CALL) continue;   /* not a Value */
+    if (v->kind == LGI_KCALL) continue;   /* not a Value */
     lua_rawgeti(L, adj, (int)i);
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
@@ -750,7 +760,7 @@ static int outputsof (lua_State *L, const Graph *G) {
   for (j = 1; j <= G->count; j++) {
     lg_Value *v = graphnode(G, j);
     int p;
-    if (v->op != LGI_OUTPUT) continue;
+    if (v->kind != LGI_KOUTPUT) continue;
     p = (int)position(L, G, v->in[0].v);
     lua_rawgeti(L, t, p);
     if (lua_isnil(L, -1)) {
@@ -801,14 +811,49 @@ static void calltangraph (lua_State *L, const Graph *G, size_t j, int tan, int o
   lua_rawseti(L, tan, (int)j);
 }
 
+static int s_begin (lgI_GraphSweep *S, size_t i) {
+  LuaSweep *s = LS(S);
+  lua_rawgeti(s->L, s->target, (int)i);
+  if (!lua_isnil(s->L, -1)) return 0;   /* given: an input's tangent is its own */
+  s->sum = lua_gettop(s->L);            /* nil so far */
+  return 1;
+}
+
+static int s_argtangent (lgI_GraphSweep *S, size_t i, uint32_t k) {
+  LuaSweep *s = LS(S);
+  lua_rawgeti(s->L, s->target, (int)position(s->L, s->G, graphnode(s->G, i)->in[k].v));
+  return iszero(s->L, -1) ? -1 : lua_gettop(s->L);
+}
+
+static void s_settangent (lgI_GraphSweep *S, size_t i) {
+  LuaSweep *s = LS(S);
+  lua_pushvalue(s->L, s->sum);
+  lua_rawseti(s->L, s->target, (int)i);
+}
+
+static void s_calltangent (lgI_GraphSweep *S, size_t i) {
+  LuaSweep *s = LS(S);
+  calltangraph(s->L, s->G, i, s->target, s->outs, s->fn);
+}
+
+static void s_outputtangent (lgI_GraphSweep *S, size_t i) {
+  LuaSweep *s = LS(S);
+  lua_State *L = s->L;
+  const lg_Value *v = graphnode(s->G, i);
+  if (!lgL_iscustom(v->in[0].v)) hostgrapherror(L, v, s->fn);
+  lua_rawgeti(L, s->target, (int)position(L, s->G, v->in[0].v));
+  lua_rawgeti(L, -1, (int)v->in[1].k + 1);
+  lua_rawseti(L, s->target, (int)i);
+}
+
 /* Forward mode on Values: each node's tangent is the sum of its op's derivative built for
    each argument with that argument's tangent as g (the builders are linear in g). */
 static void tangraph (lua_State *L, int outs, int tans, int ins, int res, lua_Integer m,
                       lua_Integer n, const char *fn) {
   Graph G;
+  LuaSweep s;
   lua_Integer i;
-  size_t j;
-  int tan, base, calls;
+  int tan;
   collect(L, &G, outs);
   lua_createtable(L, (int)G.count, 0);
   tan = lua_gettop(L);
@@ -821,40 +866,14 @@ static void tangraph (lua_State *L, int outs, int tans, int ins, int res, lua_In
     lua_rawgeti(L, tans, (int)i);
     addto(L, tan, (int)p);
   }
-  calls = outputsof(L, &G);
-  base = lua_gettop(L);
-  for (j = 1; j <= G.count; j++) {
-    lg_Value *v = graphnode(&G, j);
-    uint32_t k;
-    int sum;
-    lua_rawgeti(L, tan, (int)j);
-    if (v->op == LGI_LEAF || !lua_isnil(L, -1)) {
-      lua_settop(L, base);
-      continue;
-    }
-    sum = lua_gettop(L);   /* nil so far */
-    if (v->op == LGI_CALL) calltangraph(L, &G, j, tan, calls, fn);
-    else if (v->op == LGI_OUTPUT) {
-      if (!lgL_iscustom(v->in[0].v)) hostgrapherror(L, v, fn);
-      lua_rawgeti(L, tan, (int)position(L, &G, v->in[0].v));
-      lua_rawgeti(L, -1, (int)v->in[1].k + 1);
-      lua_rawseti(L, tan, (int)j);
-    }
-    else {
-      lua_rawgeti(L, G.nodes, (int)j);
-      for (k = 0; k < v->n; k++) {
-        int t;
-        if (lgI_isconst(v, k)) continue;
-        lua_rawgeti(L, tan, (int)position(L, &G, v->in[k].v));
-        t = lua_gettop(L);
-        if (!iszero(L, t)) build(L, &G, v, sum + 1, t, (int)k, sum, 1);
-        lua_settop(L, sum + 1);
-      }
-      lua_pushvalue(L, sum);
-      lua_rawseti(L, tan, (int)j);
-    }
-    lua_settop(L, base);
-  }
+  initsweep(&s, L, &G, tan, 1, fn);
+  s.outs = outputsof(L, &G);
+  s.S.begin = s_begin;
+  s.S.argtangent = s_argtangent;
+  s.S.settangent = s_settangent;
+  s.S.calltangent = s_calltangent;
+  s.S.outputtangent = s_outputtangent;
+  lgI_forwardgraph(&s.S);
   for (i = 1; i <= m; i++) {
     lua_rawgeti(L, outs, (int)i);
     pushentry(L, &G, tan, -1);
