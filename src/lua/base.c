@@ -6,6 +6,7 @@
 ** version has fewer user values, lg_compat.h keeps them in a table). Values have no
 ** finalizer: the collector frees a graph when no Value of it is reachable.
 */
+#include <stdio.h>
 #include <string.h>
 
 #include "lua/lg_lua.h"
@@ -18,10 +19,47 @@ const char *lgL_typename (lua_State *L, int i) {
   return lgL_tovalue(L, i) ? "value" : luaL_typename(L, i);
 }
 
-/* raise "luagrad.<fn>: bad argument #<arg> (<what> expected, got <type>)" */
+/*
+** The one shape of a bad input: "luagrad.<fn>: bad <thing> (<what> expected[ at index
+** <i>], got <type of the value at stack index at>)", where thing is "argument #<n>",
+** "option '<name>'" or "field '<name>'". Every helper below raises it, and never returns.
+*/
+static int badinput (lua_State *L, const char *fn, const char *thing, const char *what,
+                     lua_Integer index, int at) {
+  const char *type = lgL_typename(L, at);
+  if (index > 0)
+    return luaL_error(L, "luagrad.%s: bad %s (%s expected at index %d, got %s)", fn, thing,
+                      what, (int)index, type);
+  return luaL_error(L, "luagrad.%s: bad %s (%s expected, got %s)", fn, thing, what, type);
+}
+
+/* "luagrad.<fn>: bad argument #<arg> (<what> expected, got <type>)" */
 int lgL_argerror (lua_State *L, const char *fn, int arg, const char *what) {
-  return luaL_error(L, "luagrad.%s: bad argument #%d (%s expected, got %s)",
-                    fn, arg, what, lgL_typename(L, arg));
+  return lgL_argerrorat(L, fn, arg, what, 0, arg);
+}
+
+/* The same for argument arg whose bad part is at stack index at: element index of its
+   array, or the argument itself (index 0) when the stack holds it elsewhere. */
+int lgL_argerrorat (lua_State *L, const char *fn, int arg, const char *what,
+                    lua_Integer index, int at) {
+  char thing[32];
+  snprintf(thing, sizeof thing, "argument #%d", arg);
+  return badinput(L, fn, thing, what, index, lua_absindex(L, at));
+}
+
+/* "luagrad.<fn>: bad option '<name>' (<what> expected[ at index <i>], got <type>)" */
+int lgL_opterror (lua_State *L, const char *fn, const char *name, const char *what,
+                  lua_Integer index, int at) {
+  char thing[64];
+  snprintf(thing, sizeof thing, "option '%.40s'", name);
+  return badinput(L, fn, thing, what, index, lua_absindex(L, at));
+}
+
+/* "luagrad.<fn>: bad field '<name>' (<what> expected, got <type>)" */
+int lgL_fielderror (lua_State *L, const char *fn, const char *name, const char *what, int at) {
+  char thing[64];
+  snprintf(thing, sizeof thing, "field '%.40s'", name);
+  return badinput(L, fn, thing, what, 0, lua_absindex(L, at));
 }
 
 /* raise "luagrad: bad operand #<arg> to '<op>' (number or value expected, got <type>)" */
@@ -146,9 +184,7 @@ void lgL_checkoptions (lua_State *L, int t, const char *fn, const char *const *n
 int lgL_optboolean (lua_State *L, int t, const char *field, const char *fn) {
   int b;
   lua_getfield(L, t, field);
-  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-    luaL_error(L, "luagrad.%s: bad option '%s' (boolean expected, got %s)", fn, field,
-               lgL_typename(L, -1));
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) lgL_opterror(L, fn, field, "boolean", 0, -1);
   b = lua_toboolean(L, -1);
   lua_pop(L, 1);
   return b;

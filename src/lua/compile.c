@@ -26,8 +26,7 @@ static Compiled *checkcompiled (lua_State *L) {
 }
 
 static int badcompiledarg (lua_State *L, int arg, int idx) {
-  return luaL_error(L, "luagrad.compiled: bad argument #%d (number or array of numbers "
-                       "expected, got %s)", arg - 1, lgL_typename(L, idx));
+  return lgL_argerrorat(L, "compiled", arg - 1, "number or array of numbers", 0, idx);
 }
 
 /* Leaves for argument idx (a number, or nested arrays of numbers), pushed; each leaf is

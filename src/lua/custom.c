@@ -270,16 +270,10 @@ static int mod_custom (lua_State *L) {
   lua_getfield(L, 1, "forward");
   lua_getfield(L, 1, "backward");
   lua_getfield(L, 1, "name");
-  if (lua_type(L, 2) != LUA_TFUNCTION)
-    luaL_error(L, "luagrad.custom: bad field 'forward' (function expected, got %s)",
-               lgL_typename(L, 2));
-  if (lua_type(L, 3) != LUA_TFUNCTION)
-    luaL_error(L, "luagrad.custom: bad field 'backward' (function expected, got %s)",
-               lgL_typename(L, 3));
+  if (lua_type(L, 2) != LUA_TFUNCTION) lgL_fielderror(L, "custom", "forward", "function", 2);
+  if (lua_type(L, 3) != LUA_TFUNCTION) lgL_fielderror(L, "custom", "backward", "function", 3);
   if (!lua_isnil(L, 4)) {
-    if (lua_type(L, 4) != LUA_TSTRING)
-      luaL_error(L, "luagrad.custom: bad field 'name' (string expected, got %s)",
-                 lgL_typename(L, 4));
+    if (lua_type(L, 4) != LUA_TSTRING) lgL_fielderror(L, "custom", "name", "string", 4);
     name = lua_tolstring(L, 4, &len);
     if (len == 0 || len >= CUSTOM_NAMELEN || strlen(name) != len)
       luaL_error(L, "luagrad.custom: bad field 'name' (1 to %d characters, no zero byte)",

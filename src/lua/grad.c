@@ -437,8 +437,7 @@ static int aslist (lua_State *L, int arg, const char *fn, int numbers) {
 static void checkelement (lua_State *L, int arg, lua_Integer i, const char *fn, int numbers) {
   lua_rawgeti(L, arg, (int)i);
   if (lgL_tovalue(L, -1) == NULL && !(numbers && lua_type(L, -1) == LUA_TNUMBER))
-    luaL_error(L, "luagrad.%s: bad argument #%d (%s expected at index %d, got %s)", fn, arg,
-               numbers ? "number or value" : "value", (int)i, lgL_typename(L, -1));
+    lgL_argerrorat(L, fn, arg, numbers ? "number or value" : "value", i, -1);
   lua_pop(L, 1);
 }
 
@@ -475,8 +474,7 @@ static int seedlist (lua_State *L, int opt, lua_Integer n, const char *fn, const
     lua_rawgeti(L, -1, (int)i);
     if (lgL_tovalue(L, -1) != NULL) values = 1;
     else if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "luagrad.%s: bad option '%s' (number or value expected at index %d, "
-                    "got %s)", fn, field, (int)i, lgL_typename(L, -1));
+      lgL_opterror(L, fn, field, "number or value", i, -1);
     lua_pop(L, 1);
   }
   return values;

@@ -79,9 +79,17 @@ static inline int lgL_operands (lua_State *L, const lg_Work *W, int n, lg_Value 
 
 /* ---- base.c ---------------------------------------------------------------------- */
 
-/* Errors, in the library's shapes (see the README): they raise, never return. */
+/* Errors, in the library's shapes (see the README): they raise, never return. A bad input
+   is "luagrad.<fn>: bad <argument #n | option 'x' | field 'x'> (<what> expected[ at index
+   <i>], got <type>)", the type that of the value at stack index at. */
 LGI_FUNC const char *lgL_typename (lua_State *L, int i);   /* "value", or Lua's name */
 LGI_FUNC int lgL_argerror (lua_State *L, const char *fn, int arg, const char *what);
+LGI_FUNC int lgL_argerrorat (lua_State *L, const char *fn, int arg, const char *what,
+                             lua_Integer index, int at);
+LGI_FUNC int lgL_opterror (lua_State *L, const char *fn, const char *name, const char *what,
+                           lua_Integer index, int at);
+LGI_FUNC int lgL_fielderror (lua_State *L, const char *fn, const char *name, const char *what,
+                             int at);
 /* "luagrad: bad operand #<arg> to '<op>' (number or value expected, got <type>)" */
 LGI_FUNC int lgL_operror (lua_State *L, const char *op, int arg);
 LGI_FUNC int lgL_memerror (lua_State *L);

@@ -199,8 +199,7 @@ static lg_Value *element (lua_State *L, int arg, lua_Integer i, double *x, const
   lg_Value *v;
   lua_rawgeti(L, arg, (int)i);   /* an int before 5.3; i < 2^31 (checklist) */
   if (!lgL_operand(L, -1, &v, x))
-    luaL_error(L, "luagrad.%s: bad argument #%d (number or value expected at index %d, "
-                  "got %s)", fn, arg, (int)i, lgL_typename(L, -1));
+    lgL_argerrorat(L, fn, arg, "number or value", i, -1);
   return v;
 }
 

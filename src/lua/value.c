@@ -185,8 +185,7 @@ static int mod_zero_grad (lua_State *L) {
     for (i = 1; i <= n; i++) {
       lua_rawgeti(L, 1, (int)i);
       if ((v = lgL_tovalue(L, -1)) == NULL)
-        luaL_error(L, "luagrad.zero_grad: bad argument #1 (value expected at index %d, got %s)",
-                   (int)i, lgL_typename(L, -1));
+        lgL_argerrorat(L, "zero_grad", 1, "value", i, -1);
       v->grad = 0.0;
       v->flags &= (uint8_t)~LGI_GRADVALUE;
       lua_pop(L, 1);
