@@ -5,8 +5,8 @@
 -- Run: lua5.4 /usr/bin/busted "--lpath=lua/?.lua;lua/?/init.lua" "--cpath=build/lua/?.so" spec/higher_spec.lua
 
 local lg = require("luagrad")
-local h = require("spec.helpers")
-local near, tanh, sigmoid = h.near, h.tanh, h.sigmoid
+local helpers = require("spec.helpers")
+local near, tanh, sigmoid = helpers.near, helpers.tanh, helpers.sigmoid
 
 
 
