@@ -7,10 +7,10 @@
 local lg = require("luagrad")
 local h = require("spec.helpers")
 
-local inf, nan = math.huge, 0 / 0
+local inf, nan, negzero = math.huge, 0 / 0, h.NEGZERO
 local unpack = table.unpack or unpack
-local SPECIAL = { -40, -19.5, -2.5, -1, -1e-3, -0.0, 0, 1e-300, 0.5, 1, 2, 3, 20, 40, inf, -inf, nan }
-local PAIRS = { -2.5, -1, -0.0, 0, 0.5, 1, 2, inf, nan }   -- for two arguments: every pair
+local SPECIAL = { -40, -19.5, -2.5, -1, -1e-3, negzero, 0, 1e-300, 0.5, 1, 2, 3, 20, 40, inf, -inf, nan }
+local PAIRS = { -2.5, -1, negzero, 0, 0.5, 1, 2, inf, nan }   -- for two arguments: every pair
 local SEEDS = { 1, 2.5, -0.75 }
 
 -- equal as numbers, or both NaN (0 and -0 count as equal: they add alike into a grad)
@@ -49,8 +49,8 @@ local function tuples (op)
       for _, y in ipairs(PAIRS) do t[#t + 1] = { x, y } end
     end
   else   -- where, sum, dot: a few of each kind
-    for _, c in ipairs({ 1, 0, -0.0, nan, -2 }) do
-      for _, p in ipairs({ { 3, -4 }, { inf, 0 }, { nan, 1 }, { -0.0, 2 } }) do
+    for _, c in ipairs({ 1, 0, negzero, nan, -2 }) do
+      for _, p in ipairs({ { 3, -4 }, { inf, 0 }, { nan, 1 }, { negzero, 2 } }) do
         local xs = { c, p[1], p[2] }
         if n == 4 then xs[4] = c * 2 end
         t[#t + 1] = xs

@@ -27,6 +27,9 @@ end
 
 function H.isnan (x) return x ~= x end
 
+-- -0.0, made at run time: Lua 5.1 keeps one constant for 0 and -0 in a function
+H.NEGZERO = -1 / math.huge
+
 -- asserts x is a float (Lua 5.3+ has integers)
 function H.isfloat (x)
   if math.type then assert.equal("float", math.type(x)) end

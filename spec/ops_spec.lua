@@ -484,6 +484,16 @@ describe("lg.sqrt", function ()
     assert.equal(math.huge, x.grad)
   end)
 
+  it("has derivative -inf at -0.0, as IEEE division and PyTorch give (log' too)", function ()
+    for _, name in ipairs({ "sqrt", "log" }) do
+      local neg, pos = lg.value(h.NEGZERO), lg.value(0)
+      lg[name](neg):backward()
+      lg[name](pos):backward()
+      assert.equal(-math.huge, neg.grad, name)
+      assert.equal(math.huge, pos.grad, name)
+    end
+  end)
+
   it("gives NaN for sqrt(-1), with no error", function ()
     local x = lg.value(-1)
     local y
@@ -722,7 +732,7 @@ describe("lg.sign", function ()
 
   it("keeps 0, -0 and NaN as they are, and gives them no gradient", function ()
     assert.equal(1 / 0, 1 / lg.sign(0))
-    assert.equal(-1 / 0, 1 / lg.sign(-0.0))
+    assert.equal(-1 / 0, 1 / lg.sign(h.NEGZERO))
     local n = lg.sign(0 / 0)
     assert.is_true(n ~= n)
     local x = lg.value(0)
@@ -750,7 +760,7 @@ describe("lg.where", function ()
 
   it("picks a where c is nonzero (NaN too), else b, and sends the gradient to the one picked",
      function ()
-    for _, c0 in ipairs({ 1, -2.5, 0 / 0, 0, -0.0 }) do
+    for _, c0 in ipairs({ 1, -2.5, 0 / 0, 0, h.NEGZERO }) do
       local c, a, b = lg.value(c0), lg.value(3), lg.value(-4)
       local picked = c0 ~= 0
       local forms = { lg.where(c, a, b), c:where(a, b) }
