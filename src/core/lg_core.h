@@ -212,8 +212,12 @@ LGI_FUNC void lgI_workfree (lg_Work *W);
 LGI_FUNC void *lgI_alloc (lg_Work *W, void *p, size_t osize, size_t nsize);
 /* Ensures room for n doubles in W->x; LG_EMEM on failure. */
 LGI_FUNC int lgI_reservex (lg_Work *W, size_t n);
-/* Grows *buf (of *cap elements of size elem) to hold at least need; LG_EMEM on failure. */
-LGI_FUNC int lgI_grow (lg_Work *W, void **buf, size_t *cap, size_t need, size_t elem);
+/* Grows *buf (of *cap elements of size elem) to hold at least need; LG_EMEM on failure.
+   Traversals ask once or twice per node, so the check that there is room is inline. */
+LGI_FUNC int lgI_regrow (lg_Work *W, void **buf, size_t *cap, size_t need, size_t elem);
+static inline int lgI_grow (lg_Work *W, void **buf, size_t *cap, size_t need, size_t elem) {
+  return (need <= *cap) ? LG_OK : lgI_regrow(W, buf, cap, need, elem);
+}
 
 /* Error codes of the core beyond the public LG_E* ones. */
 #define LGI_EGUARD 100   /* a replay found a guard broken: record again */

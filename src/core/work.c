@@ -28,7 +28,7 @@ void lgI_workfree (lg_Work *W) {
   W->nstack = W->norder = W->nx = W->ntext = 0;
 }
 
-int lgI_grow (lg_Work *W, void **buf, size_t *cap, size_t need, size_t elem) {
+int lgI_regrow (lg_Work *W, void **buf, size_t *cap, size_t need, size_t elem) {
   size_t ncap = (*cap < 64) ? 64 : *cap;
   void *nb;
   if (need <= *cap) return LG_OK;

@@ -85,11 +85,6 @@ int lgL_coreerror (lua_State *L, int err, lg_Work *W) {
   return lgL_memerror(L);
 }
 
-double lgL_checknumber (lua_State *L, int arg, const char *fn) {
-  if (lua_type(L, arg) != LUA_TNUMBER)  /* no string coercion here */
-    lgL_argerror(L, fn, arg, "number");
-  return (double)lua_tonumber(L, arg);
-}
 
 lg_Value *lgL_checkvalue (lua_State *L, int arg, const char *fn) {
   lg_Value *v = lgL_tovalue(L, arg);
@@ -197,20 +192,6 @@ int lgL_optboolean (lua_State *L, int t, const char *field, const char *fn) {
 ** Constructors
 ** =================================================================== */
 
-/* A new userdata node of op with n slots and nuv user values, with its metatable, on the
-   stack. Created before anything else can fail, so the GC always sees a valid object. */
-lg_Value *lgL_newnode (lua_State *L, int op, uint32_t n, int nuv) {
-  lg_Value *v = (lg_Value *)lgC_newuserdata(L, lgI_nodesize(n), nuv);
-  lua_pushvalue(L, UV_MT);
-  lua_setmetatable(L, -2);
-  return lgI_initnode(v, op, n);
-}
-
-lg_Value *lgL_newleaf (lua_State *L, double x) {
-  lg_Value *v = lgL_newnode(L, LGI_LEAF, 0, 0);
-  v->data = x;
-  return v;
-}
 
 /* The allocator of released buffers: lua_close finalizes objects older than the module
    after the buffers, and a finalizer of theirs that calls luagrad must not allocate

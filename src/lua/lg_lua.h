@@ -77,6 +77,22 @@ static inline int lgL_operands (lua_State *L, const lg_Work *W, int n, lg_Value 
   return 0;
 }
 
+/* A new userdata node of op with n slots and nuv user values, with its metatable, on the
+   stack. Created before anything else can fail, so the GC always sees a valid object.
+   Inline, with lgL_newleaf: every op makes one. */
+static inline lg_Value *lgL_newnode (lua_State *L, int op, uint32_t n, int nuv) {
+  lg_Value *v = (lg_Value *)lgC_newuserdata(L, lgI_nodesize(n), nuv);
+  lua_pushvalue(L, UV_MT);
+  lua_setmetatable(L, -2);
+  return lgI_initnode(v, op, n);
+}
+
+static inline lg_Value *lgL_newleaf (lua_State *L, double x) {
+  lg_Value *v = lgL_newnode(L, LGI_LEAF, 0, 0);
+  v->data = x;
+  return v;
+}
+
 /* ---- base.c ---------------------------------------------------------------------- */
 
 /* Errors, in the library's shapes (see the README): they raise, never return. A bad input
@@ -95,8 +111,12 @@ LGI_FUNC int lgL_operror (lua_State *L, const char *op, int arg);
 LGI_FUNC int lgL_memerror (lua_State *L);
 LGI_FUNC int lgL_coreerror (lua_State *L, int err, lg_Work *W);
 /* Checks: a number (never a string coerced), a Value. */
-LGI_FUNC double lgL_checknumber (lua_State *L, int arg, const char *fn);
 LGI_FUNC lg_Value *lgL_checkvalue (lua_State *L, int arg, const char *fn);
+/* A number at arg (never a string coerced, as luaL_checknumber would), or the error. */
+static inline double lgL_checknumber (lua_State *L, int arg, const char *fn) {
+  if (lua_type(L, arg) != LUA_TNUMBER) lgL_argerror(L, fn, arg, "number");
+  return (double)lua_tonumber(L, arg);
+}
 /* Options tables: unknown keys raise; a field that must be a boolean or nil. */
 LGI_FUNC void lgL_checkoptions (lua_State *L, int t, const char *fn,
                                 const char *const *names);
@@ -107,8 +127,6 @@ LGI_FUNC lg_Work *lgL_getwork (lua_State *L);
 LGI_FUNC lg_Work *lgL_newwork (lua_State *L);
 LGI_FUNC lg_Work *lgL_usework (lua_State *L);
 LGI_FUNC int lgL_operand (lua_State *L, int i, lg_Value **v, double *x);
-LGI_FUNC lg_Value *lgL_newnode (lua_State *L, int op, uint32_t n, int nuv);
-LGI_FUNC lg_Value *lgL_newleaf (lua_State *L, double x);
 LGI_FUNC void lgL_pushupvalues (lua_State *L);
 LGI_FUNC void lgL_weaktable (lua_State *L, const char *key, const char *mode);
 LGI_FUNC void lgL_setclosure (lua_State *L, int t, const char *name, lua_CFunction f,
