@@ -111,6 +111,10 @@ enum {
 LGI_FUNC const lg_OpDef lgI_ops[];
 LGI_FUNC const int lgI_nops;
 
+/* The op table is read through these: the row of an op, and an op's number from its row. */
+static inline const lg_OpDef *lgI_opdef (int op) { return &lgI_ops[op]; }
+static inline int lgI_opnumber (const lg_OpDef *d) { return (int)(d - lgI_ops); }
+
 static inline int lgI_isconst (const lg_Value *v, uint32_t i) {
   if (v->n <= LGI_INLINEMASK) return (v->kmask >> i) & 1u;
   else {

@@ -114,7 +114,7 @@ lg_Value *lg_apply (lg_Arena *A, int op, int nargs, const lg_Arg *args, int *err
   int i;
   if (op <= LGI_LEAF || op >= lgI_nops || nargs < 0 || (nargs > 0 && args == NULL))
     return fail(err, LG_EARG);
-  def = &lgI_ops[op];
+  def = lgI_opdef(op);
   if ((def->arity > 0 && nargs != def->arity) || (def->arity == LGI_PAIRS && nargs % 2 != 0))
     return fail(err, LG_EARG);
   if (lgI_reservex(&A->W, (size_t)nargs) != LG_OK) return fail(err, LG_EMEM);
@@ -222,19 +222,19 @@ int lg_tangents (lg_Arena *A, size_t nin, lg_Value *const *ins, const double *ti
 int lg_op_count (void) { return lgI_nops; }
 
 const char *lg_op_name (int op) {
-  return (op >= 0 && op < lgI_nops) ? lgI_ops[op].name : NULL;
+  return (op >= 0 && op < lgI_nops) ? lgI_opdef(op)->name : NULL;
 }
 
 int lg_op_arity (int op) {
   if (op < 0 || op >= lgI_nops) return 0;
-  return (lgI_ops[op].arity < 0) ? -1 : lgI_ops[op].arity;
+  return (lgI_opdef(op)->arity < 0) ? -1 : lgI_opdef(op)->arity;
 }
 
 int lg_op_find (const char *name) {
   int i;
   if (name == NULL) return -1;
   for (i = 0; i < lgI_nops; i++) {
-    const lg_OpDef *d = &lgI_ops[i];
+    const lg_OpDef *d = lgI_opdef(i);
     if (strcmp(d->name, name) == 0 || (d->luaname && strcmp(d->luaname, name) == 0))
       return i;
   }

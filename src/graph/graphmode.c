@@ -18,7 +18,7 @@ static void build (lgI_GraphSweep *S, size_t i, int g, int want) {
   S->B.want = want;
   S->at = i;
   S->g = g;
-  lgI_ops[v->op].build(&S->B);
+  lgI_opdef(v->op)->build(&S->B);
 }
 
 /* A built-in op, reverse: its build hands each argument its share of g. */

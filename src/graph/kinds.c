@@ -24,7 +24,7 @@ static int op_tangent (lg_Work *W, lg_Value *v) {
   uint32_t k, n = v->n;
   double *x = W->x, *dx = x + n, t = 0.0;
   for (k = 0; k < n; k++) x[k] = lgI_argdata(v, k);
-  lgI_ops[v->op].backward((int)n, x, v->data, 1.0, dx);
+  lgI_opdef(v->op)->backward((int)n, x, v->data, 1.0, dx);
   for (k = 0; k < n; k++) {
     if (!lgI_isconst(v, k) && v->in[k].v->adj != 0.0) t += dx[k] * v->in[k].v->adj;
   }
@@ -32,7 +32,7 @@ static int op_tangent (lg_Work *W, lg_Value *v) {
   return LG_OK;
 }
 
-static const char *op_name (const lg_Value *v) { return lgI_ops[v->op].name; }
+static const char *op_name (const lg_Value *v) { return lgI_opdef(v->op)->name; }
 
 /* ---- a leaf ------------------------------------------------------------------------ */
 

@@ -169,7 +169,7 @@ static inline void lgI_pushadjoint (lg_Work *W, lg_Value *v) {
   uint32_t i, n = v->n;
   double *x = W->x, *dx = x + n;
   for (i = 0; i < n; i++) x[i] = lgI_argdata(v, i);
-  lgI_ops[v->op].backward((int)n, x, v->data, v->adj, dx);
+  lgI_opdef(v->op)->backward((int)n, x, v->data, v->adj, dx);
   for (i = 0; i < n; i++) {
     if (!lgI_isconst(v, i)) v->in[i].v->adj += dx[i];
   }

@@ -193,7 +193,7 @@ int lgI_tapeskip (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
 int lgI_tapeopfwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
   (void)W; (void)c;
   getargs(T, T->n[i], T->first[i]);
-  T->val[i] = lgI_ops[T->op[i]].forward((int)T->n[i], T->x);
+  T->val[i] = lgI_opdef(T->op[i])->forward((int)T->n[i], T->x);
   return LG_OK;
 }
 
@@ -202,7 +202,7 @@ int lgI_tapeopbwd (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
   double *dx = T->x + n;
   (void)W; (void)c;
   getargs(T, n, a);
-  lgI_ops[T->op[i]].backward((int)n, T->x, T->val[i], T->adj[i], dx);
+  lgI_opdef(T->op[i])->backward((int)n, T->x, T->val[i], T->adj[i], dx);
   for (k = 0; k < n; k++) T->adj[T->argidx[a + k]] += dx[k];  /* constants' slots too */
   return LG_OK;
 }

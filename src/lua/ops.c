@@ -10,7 +10,7 @@
 ** =================================================================== */
 
 static int opindex (lua_State *L) {  /* upvalue 4: the op's row, as a light userdata */
-  return (int)((const lg_OpDef *)lua_touserdata(L, UV_EXTRA) - lgI_ops);
+  return lgI_opnumber((const lg_OpDef *)lua_touserdata(L, UV_EXTRA));
 }
 
 
@@ -19,7 +19,7 @@ static int opindex (lua_State *L) {  /* upvalue 4: the op's row, as a light user
 static lg_Value *unarynode (lua_State *L, int op, lg_Value *a, double x, int f) {
   lg_Value *v = lgL_newnode(L, op, 1, 1);
   lgI_setarg(v, 0, a);
-  v->data = lgI_ops[op].forward(1, &x);
+  v->data = lgI_opdef(op)->forward(1, &x);
   lgC_setparents(L, &f, 1);
   return v;
 }
@@ -34,7 +34,7 @@ static lg_Value *binarynode (lua_State *L, int op, lg_Value *a, lg_Value *b, con
   v = lgL_newnode(L, op, 2, np);
   if (a != NULL) lgI_setarg(v, 0, a); else lgI_setconst(v, 0, x[0]);
   if (b != NULL) lgI_setarg(v, 1, b); else lgI_setconst(v, 1, x[1]);
-  v->data = lgI_ops[op].forward(2, x);
+  v->data = lgI_opdef(op)->forward(2, x);
   lgC_setparents(L, parent, np);
   return v;
 }
@@ -53,7 +53,7 @@ static lg_Value *fixednode (lua_State *L, int op, int n, lg_Value *const *v, con
     if (v[i] != NULL) lgI_setarg(node, (uint32_t)i, v[i]);
     else lgI_setconst(node, (uint32_t)i, x[i]);
   }
-  node->data = lgI_ops[op].forward(n, x);
+  node->data = lgI_opdef(op)->forward(n, x);
   lgC_setparents(L, parent, np);
   return node;
 }
@@ -64,12 +64,12 @@ static int moded (lua_State *L, int op, int n, lg_Value *const *v, const double 
                   int f) {
   lg_Value *node;
   if (mode & LGI_NOGRAD) {
-    lgL_unrecorded(L, lgI_ops[op].forward(n, x), f, f + n - 1);
+    lgL_unrecorded(L, lgI_opdef(op)->forward(n, x), f, f + n - 1);
     return 1;
   }
   node = (n == 1) ? unarynode(L, op, v[0], x[0], f)
        : (n == 2) ? binarynode(L, op, v[0], v[1], x, f) : fixednode(L, op, n, v, x, f);
-  lgL_anomaly(L, -1, lgI_ops[op].name, &node->data, 1);
+  lgL_anomaly(L, -1, lgI_opdef(op)->name, &node->data, 1);
   return 1;
 }
 
@@ -77,7 +77,7 @@ static int moded (lua_State *L, int op, int n, lg_Value *const *v, const double 
    W->mode. */
 static int unary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode, int f) {
   if (v[0] == NULL) {
-    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(1, x));
+    lua_pushnumber(L, (lua_Number)lgI_opdef(op)->forward(1, x));
     return 1;
   }
   if (mode != 0) return moded(L, op, 1, v, x, mode, f);
@@ -88,7 +88,7 @@ static int unary (lua_State *L, int op, lg_Value *const *v, const double *x, int
 /* Pushes the result of a binary op on the operands at f and f + 1 (already checked). */
 static int binary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode, int f) {
   if (v[0] == NULL && v[1] == NULL) {
-    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(2, x));
+    lua_pushnumber(L, (lua_Number)lgI_opdef(op)->forward(2, x));
     return 1;
   }
   if (mode != 0) return moded(L, op, 2, v, x, mode, f);
@@ -100,7 +100,7 @@ static int binary (lua_State *L, int op, lg_Value *const *v, const double *x, in
 static int ternary (lua_State *L, int op, lg_Value *const *v, const double *x, int mode,
                     int f) {
   if (v[0] == NULL && v[1] == NULL && v[2] == NULL) {
-    lua_pushnumber(L, (lua_Number)lgI_ops[op].forward(3, x));
+    lua_pushnumber(L, (lua_Number)lgI_opdef(op)->forward(3, x));
     return 1;
   }
   if (mode != 0) return moded(L, op, 3, v, x, mode, f);
@@ -113,7 +113,7 @@ static int ternary (lua_State *L, int op, lg_Value *const *v, const double *x, i
 void lgL_apply3 (lua_State *L, int op, int ia, int ib, int ic) {
   lg_Value *v[3];
   double x[3];
-  int n = lgI_ops[op].arity, at[3], f, i, mode;
+  int n = lgI_opdef(op)->arity, at[3], f, i, mode;
   at[0] = lua_absindex(L, ia);
   at[1] = lua_absindex(L, ib);
   at[2] = lua_absindex(L, ic);
@@ -121,7 +121,7 @@ void lgL_apply3 (lua_State *L, int op, int ia, int ib, int ic) {
   for (i = 0; i < n; i++) lua_pushvalue(L, at[i]);   /* side by side, as from Lua */
   f = lua_gettop(L) - n + 1;
   for (i = 0; i < n; i++) {
-    if (!lgL_operand(L, f + i, &v[i], &x[i])) lgL_operror(L, lgI_ops[op].name, i + 1);
+    if (!lgL_operand(L, f + i, &v[i], &x[i])) lgL_operror(L, lgI_opdef(op)->name, i + 1);
   }
   mode = lgL_getwork(L)->mode;
   if (n == 1) unary(L, op, v, x, mode, f);
@@ -139,7 +139,7 @@ static int unary_fn (lua_State *L) {
   int op = opindex(L);
   lg_Value *v[1];
   double x[1];
-  if (lgL_operands(L, W, 1, v, x) != 0) lgL_argerror(L, lgI_ops[op].luaname, 1, "number or value");
+  if (lgL_operands(L, W, 1, v, x) != 0) lgL_argerror(L, lgI_opdef(op)->luaname, 1, "number or value");
   return unary(L, op, v, x, W->mode, 1);
 }
 
@@ -160,7 +160,7 @@ static int binary_fn (lua_State *L) {
   lg_Value *v[2];
   double x[2];
   if ((bad = lgL_operands(L, W, 2, v, x)) != 0)
-    lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
+    lgL_argerror(L, lgI_opdef(op)->luaname, bad, "number or value");
   return binary(L, op, v, x, W->mode, 1);
 }
 
@@ -171,7 +171,7 @@ static int ternary_fn (lua_State *L) {
   lg_Value *v[3];
   double x[3];
   if ((bad = lgL_operands(L, W, 3, v, x)) != 0)
-    lgL_argerror(L, lgI_ops[op].luaname, bad, "number or value");
+    lgL_argerror(L, lgI_opdef(op)->luaname, bad, "number or value");
   return ternary(L, op, v, x, W->mode, 1);
 }
 
@@ -181,7 +181,7 @@ static int binary_mm (lua_State *L) {
   int op = opindex(L), bad;
   lg_Value *v[2];
   double x[2];
-  if ((bad = lgL_operands(L, W, 2, v, x)) != 0) lgL_operror(L, lgI_ops[op].name, bad);
+  if ((bad = lgL_operands(L, W, 2, v, x)) != 0) lgL_operror(L, lgI_opdef(op)->name, bad);
   return binary(L, op, v, x, W->mode, 1);
 }
 
@@ -211,13 +211,13 @@ static int naryleaf (lua_State *L, int op, int nlists, uint32_t n) {
   uint32_t i;
   double y;
   for (i = 0; i < n; i++) {
-    element(L, 1 + (int)(i % nlists), i / nlists + 1, &W->x[i], lgI_ops[op].luaname);
+    element(L, 1 + (int)(i % nlists), i / nlists + 1, &W->x[i], lgI_opdef(op)->luaname);
     lua_pop(L, 1);
   }
-  y = lgI_ops[op].forward((int)n, W->x);
+  y = lgI_opdef(op)->forward((int)n, W->x);
   for (i = 0; i < n && W->recording; i++) {
     double x;
-    if (element(L, 1 + (int)(i % nlists), i / nlists + 1, &x, lgI_ops[op].luaname))
+    if (element(L, 1 + (int)(i % nlists), i / nlists + 1, &x, lgI_opdef(op)->luaname))
       lgL_addguard(L, LGI_GDATA, lua_gettop(L), 0, 1);
     lua_pop(L, 1);
   }
@@ -231,7 +231,7 @@ static int naryleaf (lua_State *L, int op, int nlists, uint32_t n) {
 ** the node and anchors each Value as a user value (or, for many, or before 5.4, in a table).
 */
 static int nary (lua_State *L, int op, int nlists, uint32_t len) {
-  const char *fn = lgI_ops[op].luaname;
+  const char *fn = lgI_opdef(op)->luaname;
   uint32_t n = len * (uint32_t)nlists, i, nvalues = 0;
   int nuv, intable, node, anchor;
   lg_Work *W = lgL_usework(L);
@@ -269,20 +269,20 @@ static int nary (lua_State *L, int op, int nlists, uint32_t len) {
   }
   lgI_forward(v, W->x);
   lua_settop(L, node);
-  if (W->mode & LGI_ANOMALY) lgL_anomaly(L, node, lgI_ops[op].name, &v->data, 1);
+  if (W->mode & LGI_ANOMALY) lgL_anomaly(L, node, lgI_opdef(op)->name, &v->data, 1);
   return 1;
 }
 
 /* lg.sum(list) -> Value */
 static int sum_fn (lua_State *L) {
-  uint32_t len = checklist(L, 1, lgI_ops[opindex(L)].luaname);
+  uint32_t len = checklist(L, 1, lgI_opdef(opindex(L))->luaname);
   lua_settop(L, 1);
   return nary(L, opindex(L), 1, len);
 }
 
 /* lg.dot(xs, ys) -> Value */
 static int dot_fn (lua_State *L) {
-  const char *fn = lgI_ops[opindex(L)].luaname;
+  const char *fn = lgI_opdef(opindex(L))->luaname;
   uint32_t len = checklist(L, 1, fn), len2 = checklist(L, 2, fn);
   if (len != len2)
     luaL_error(L, "luagrad.%s: bad argument #2 (array of length %d expected, got length %d)",
@@ -301,7 +301,7 @@ static void pushoptable (lua_State *L) {
   int op;
   lua_createtable(L, lgI_nops - 1, 0);
   for (op = 1; op < lgI_nops; op++) {
-    const lg_OpDef *d = &lgI_ops[op];
+    const lg_OpDef *d = lgI_opdef(op);
     lua_createtable(L, 0, 3);
     lua_pushstring(L, d->name);
     lua_setfield(L, -2, "name");
@@ -322,7 +322,7 @@ void lgL_openops (lua_State *L, int module, int methods, int mt) {
   pushoptable(L);
   lua_setfield(L, module, "_ops");
   for (op = 1; op < lgI_nops; op++) {
-    const lg_OpDef *d = &lgI_ops[op];
+    const lg_OpDef *d = lgI_opdef(op);
     lua_pushlightuserdata(L, (void *)d);
     if (d->metamethod != NULL)
       lgL_setclosure(L, mt, d->metamethod, d->arity == 1 ? unary_mm : binary_mm, lua_gettop(L));
