@@ -689,15 +689,7 @@ describe("lg.custom and the collector", function ()
 
   it("lets a finalizer sweep a graph that only it reaches", function ()
     local result
-    local newproxy = rawget(_G, "newproxy")
-    local function finalized (fn)
-      if _VERSION == "Lua 5.1" and newproxy then
-        local p = newproxy(true)
-        getmetatable(p).__gc = fn
-        return p
-      end
-      return setmetatable({}, {__gc = fn})
-    end
+    local finalized = require("spec.helpers").finalized
     local function make ()   -- returns, so that no stack slot keeps the graph
       local f = lg.custom{ name = "fin", forward = function (a) return a * a end,
                            backward = function (g, a) return 2 * g * a end }
