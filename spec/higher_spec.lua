@@ -37,6 +37,7 @@ local UNARY = {
     function () return 0 end },
   { "neg", function () return -1 end, function () return 0 end, function () return 0 end,
     apply = function (x) return -x end },
+  { "sign", function () return 0 end, function () return 0 end, function () return 0 end },
 }
 
 local POINTS = { -1.7, -0.3, 0.4, 1.1, 2.6 }
@@ -84,6 +85,9 @@ local BINARY = {
   { "max", lg.max, function () return 0, 0, 0 end },
   { "min", lg.min, function () return 0, 0, 0 end },
 }
+for _, mask in ipairs({ "gt", "lt", "ge", "le", "eq", "ne" }) do   -- zero derivatives
+  BINARY[#BINARY + 1] = { mask, lg[mask], function () return 0, 0, 0 end }
+end
 
 describe("every binary op's Hessian", function ()
   for _, row in ipairs(BINARY) do
@@ -122,6 +126,30 @@ describe("every binary op's Hessian", function ()
     -- max(x, x) = x: half the gradient to each argument, both the same x
     assert.are.equal(1, lg.grad(function (x) return lg.max(x, x) end)(2))
     assert.are.equal(0, lg.grad(lg.grad(function (x) return lg.max(x, x) * x end))(2) - 2)
+  end)
+end)
+
+describe("the tables above", function ()
+  it("have a row for every unary and binary op of the op table", function ()
+    local rows = {}
+    for _, row in ipairs(UNARY) do rows[row[1]] = true end
+    for _, row in ipairs(BINARY) do rows[row[1]] = true end
+    for _, op in ipairs(lg._ops) do
+      if op.arity == 1 or op.arity == 2 then
+        assert.is_true(rows[op.name] == true or rows[op.fn] == true, "no row for " .. op.name)
+      end
+    end
+  end)
+
+  it("where: its second derivatives follow the branch taken, exactly", function ()
+    local f = function (c, a, b) return lg.where(c, a * a * a, b * b) end
+    for _, c0 in ipairs({ 1, 0 }) do
+      local H = lg.hessian(f)(c0, 1.5, -2)
+      near(c0 ~= 0 and 9 or 0, H[2][2], 1e-12)
+      near(c0 ~= 0 and 0 or 2, H[3][3], 1e-12)
+      near(0, H[1][1], 1e-12)
+      near(0, H[2][3], 1e-12)
+    end
   end)
 end)
 
