@@ -37,6 +37,7 @@ build = {
     luagrad = "lua/luagrad/init.lua",
     ["luagrad.busted"] = "lua/luagrad/busted.lua",
     ["luagrad.functional"] = "lua/luagrad/functional.lua",
+    ["luagrad.tree"] = "lua/luagrad/tree.lua",
   },
 }
 test = {

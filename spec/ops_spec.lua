@@ -486,10 +486,10 @@ describe("lg.sqrt", function ()
 
   it("has derivative -inf at -0.0, as IEEE division and PyTorch give (log' too)", function ()
     for _, name in ipairs({ "sqrt", "log" }) do
-      local neg, pos = lg.value(h.NEGZERO), lg.value(0)
-      lg[name](neg):backward()
+      local negz, pos = lg.value(h.NEGZERO), lg.value(0)
+      lg[name](negz):backward()
       lg[name](pos):backward()
-      assert.equal(-math.huge, neg.grad, name)
+      assert.equal(-math.huge, negz.grad, name)
       assert.equal(math.huge, pos.grad, name)
     end
   end)

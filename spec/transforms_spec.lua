@@ -71,19 +71,148 @@ describe("lg.grad", function ()
     assert.has_error(function () lg.grad(function (x) return { x } end)(1) end,
                      "luagrad.grad: the function must return a value or a number, got table")
     assert.has_error(function () lg.grad(function (x) return x end)("1") end,
-                     "luagrad.grad: bad argument #1 (number, value or array expected, got string)")
+                     "luagrad.grad: the function must return a value or a number, got string")
     assert.has_error(function () lg.grad(function (x) return x end)({ 1, { true } }) end,
-                     "luagrad.grad: bad argument #1 (number, value or array expected, got boolean)")
+                     "luagrad.grad: the function must return a value or a number, got table")
+    assert.has_error(function () lg.grad(function (x) return x end)({ [0] = 1 }) end,
+                     "luagrad.grad: bad argument #1 (a table's keys must be 1 .. #t or strings, "
+                     .. "got number 0)")
     local deep = {}
     deep[1] = deep
-    assert.has_error(function () lg.grad(function (x) return 0 end)(deep) end,
-                     "luagrad.grad: argument #1 nested too deeply")
+    assert.has_error(function () lg.grad(function () return 0 end)(deep) end,
+                     "luagrad.grad: argument #1 nested too deeply (or a table that contains "
+                     .. "itself)")
   end)
 
   it("passes an error of the function through unchanged", function ()
     local ok, err = pcall(lg.grad(function () error({ code = 7 }) end), 1)
     assert.is_false(ok)
     assert.are.same({ code = 7 }, err)
+  end)
+end)
+
+describe("argument trees", function ()
+  it("differentiate string-keyed tables as well as arrays; other leaves pass through", function ()
+    local v, dx, dcfg = lg.value_and_grad(function (x, cfg) return x * cfg.scale end)(
+      2, { scale = 3, name = "a" })
+    assert.are.equal(6, v)
+    assert.are.equal(3, dx)
+    assert.are.same({ scale = 2 }, dcfg)
+    local g = lg.grad(function (p)
+      return p.w[1] * p.w[2] + p.b * (p.on and 1 or 0)
+    end)({ w = { 2, 5 }, b = 1, on = true, f = print })
+    assert.are.same({ w = { 5, 2 }, b = 1 }, g)
+  end)
+
+  it("pass non-differentiable arguments through, with no gradient", function ()
+    local seen
+    local dx, ds, dt = lg.grad(function (x, s, t) seen = { s, t } return x * x end)(3, "hi", true)
+    assert.are.equal(6, dx)
+    assert.is_nil(ds)
+    assert.is_nil(dt)
+    assert.are.same({ "hi", true }, seen)
+  end)
+
+  it("work under lg.jacobian, lg.jvp and lg.vjp alike", function ()
+    local f = function (p) return { y = p.a * p.b, z = p.a } end
+    local J = lg.jacobian(f)({ a = 2, b = 3 })   -- rows y, z (sorted), columns a, b (sorted)
+    assert.are.same({ { 3, 2 }, { 1, 0 } }, J)
+    local out, t = lg.jvp(f, { { a = 2, b = 3 } }, { { a = 1, b = 0 } })
+    assert.are.same({ y = 6, z = 2 }, out)
+    assert.are.same({ y = 3, z = 1 }, t)
+    local o, pullback = lg.vjp(f, { a = 2, b = 3 })
+    assert.are.same({ y = 6, z = 2 }, o)
+    assert.are.same({ a = 3 + 1, b = 2 }, pullback({ y = 1, z = 1 }))
+  end)
+end)
+
+describe("option argnums", function ()
+  local f = function (x, y, z) return x * y + z end
+
+  it("picks the arguments differentiated, in the order given", function ()
+    assert.are.equal(3, lg.grad(f, { argnums = 1 })(2, 3, 4))
+    assert.are.same({ 1, 3 }, { lg.grad(f, { argnums = { 3, 1 } })(2, 3, 4) })
+    local v, dy = lg.value_and_grad(f, { argnums = 2 })(2, 3, 4)
+    assert.are.same({ 10, 2 }, { v, dy })
+  end)
+
+  it("leaves the other arguments as they are (not recorded, any type)", function ()
+    local g = lg.grad(function (x, cfg) return x * cfg.k end, { argnums = 1 })
+    assert.are.equal(5, g(2, { k = 5 }))
+    local called
+    assert.are.equal(4, lg.grad(function (x, cb) cb() return x * x end, { argnums = 1 })(2,
+                                function () called = true end))
+    assert.is_true(called)
+  end)
+
+  it("selects the Jacobian's and the Hessian's columns", function ()
+    assert.are.same({ { 2 } }, lg.jacobian(f, { argnums = 2 })(2, 3, 4))
+    local H = lg.hessian(function (x, y) return x * x * y end, { argnums = 1 })(3, 5)
+    assert.are.same({ { 10 } }, H)
+    local H2 = lg.hessian(function (x, y) return x * x * y end)(3, 5)
+    assert.are.same({ { 10, 6 }, { 6, 0 } }, H2)
+  end)
+
+  it("is checked, with messages that name what is wrong", function ()
+    assert.has_error(function () lg.grad(f, { argnums = 0 }) end,
+      "luagrad.grad: bad option 'argnums' (argument number expected, got 0 at index 1)")
+    assert.has_error(function () lg.grad(f, { argnums = { 1, 1 } }) end,
+      "luagrad.grad: bad option 'argnums' (argument 1 twice at index 2)")
+    assert.has_error(function () lg.grad(f, { argnums = {} }) end,
+      "luagrad.grad: bad option 'argnums' (argument number or array of them expected, got "
+      .. "an empty table)")
+    assert.has_error(function () lg.grad(f, { argnums = "1" }) end,
+      "luagrad.grad: bad option 'argnums' (argument number expected, got string at index 1)")
+    assert.has_error(function () lg.grad(f, { argnum = 1 }) end,
+      "luagrad.grad: unknown option 'argnum'")
+    assert.has_error(function () lg.grad(f, { mode = "forward" }) end,
+      "luagrad.grad: unknown option 'mode'")
+    assert.has_error(function () lg.grad(f, { argnums = 4 })(1, 2, 3) end,
+      "luagrad.grad: argnums asks for argument #4, but the function was given 3")
+    assert.has_error(function () lg.grad(f, 7) end,
+      "luagrad.grad: bad argument #2 (table expected, got number)")
+  end)
+end)
+
+describe("option has_aux", function ()
+  local f = function (x, y) return x * y, { note = "aux", y = y } end
+
+  it("returns f's second result after the gradients, undifferentiated", function ()
+    local dx, dy, aux = lg.grad(f, { has_aux = true })(2, 3)
+    assert.are.same({ 3, 2 }, { dx, dy })
+    assert.are.equal("aux", aux.note)
+    local v, a, gx = lg.value_and_grad(f, { has_aux = true, argnums = 1 })(2, 3)
+    assert.are.equal(6, v)
+    assert.are.equal("aux", a.note)
+    assert.are.equal(3, gx)
+  end)
+
+  it("is a boolean", function ()
+    assert.has_error(function () lg.grad(f, { has_aux = 1 }) end,
+      "luagrad.grad: bad option 'has_aux' (boolean expected, got number)")
+  end)
+end)
+
+describe("lg.jvp and lg.vjp on several results", function ()
+  local f = function (x, y) return x * y, lg.sin(x), { x + y } end
+
+  it("jvp returns every result, then every result's tangent", function ()
+    local a, b, c, ta, tb, tc = lg.jvp(f, { 2, 3 }, { 1, 0 })
+    assert.are.same({ 6, math.sin(2), { 5 } }, { a, b, c })
+    assert.are.same({ 3, math.cos(2), { 1 } }, { ta, tb, tc })
+  end)
+
+  it("vjp returns every result, then a pullback that takes one cotangent per result",
+     function ()
+    local a, b, c, pullback = lg.vjp(f, 2, 3)
+    assert.are.same({ 6, math.sin(2), { 5 } }, { a, b, c })
+    local dx, dy = pullback(1, 0, { 0 })
+    assert.are.same({ 3, 2 }, { dx, dy })
+    dx, dy = pullback(0, 1, { 1 })
+    assert.are.same({ math.cos(2) + 1, 1 }, { dx, dy })
+    assert.has_error(function () pullback(1, 0) end,
+      "luagrad.vjp: the cotangents (2 numbers in 2) must be shaped as the results (3 numbers "
+      .. "in 3)")
   end)
 end)
 

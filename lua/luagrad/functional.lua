@@ -7,12 +7,14 @@
 -- the derivative itself (create_graph), so transforms nest to any order: lg.grad(lg.grad(f)).
 -- Each input is a fresh node (a leaf for a number, x + 0 for a Value), so that an inner
 -- transform differentiates with respect to its own inputs only, never an outer one's.
-local _, core = ...
+local _, core, loadpart = ...
 if type(core) ~= "table" then core = require("luagrad.core") end
 local lg = core
 
 -- Loading touches only the base library (see init.lua).
-local error, ipairs, pcall, select, type = error, ipairs, pcall, select, type
+local error, ipairs, next, pcall, select, type = error, ipairs, next, pcall, select, type
+local rawget, tostring = rawget, tostring
+local rawlen = rawlen or function (t) return #t end   -- luacheck: ignore 113
 
 local function format (...) return string.format(...) end
 
@@ -38,38 +40,25 @@ local function deeper (f, ...)
   return r
 end
 
-local MAXNEST = 64
+-- The argument trees (luagrad.tree): arrays and string-keyed tables whose leaves are
+-- numbers and Values; other values pass through with no derivative.
+local tree = loadpart and loadpart("luagrad.tree") or require("luagrad.tree")
 
--- Appends the numbers and Values of x (one, or nested arrays of them) to flat; returns its
--- shape: true for one, else a table of the elements' shapes.
-local function flatten (x, flat, fn, what, nest)
-  if type(x) == "number" or lg.type(x) == "value" then
-    flat[#flat + 1] = x
-    return true
-  elseif type(x) == "table" and (nest or 0) < MAXNEST then
-    local shape = {}
-    for i = 1, #x do shape[i] = flatten(x[i], flat, fn, what, (nest or 0) + 1) end
-    return shape
-  elseif type(x) == "table" then
-    error(format("luagrad.%s: %s nested too deeply", fn, what), 0)
+-- Results, tangents and cotangents are trees too, but every leaf must be differentiable:
+-- appends x's leaves to flat and returns its def, or raises naming what (as "result").
+local function strict (x, flat, fn, what)
+  local n = #flat
+  local def = tree.flattento(x, flat, fn, what)
+  local function check (d)
+    if d == true then return end
+    if d.keys == nil then
+      error(format("luagrad.%s: bad %s (number, value or table of them expected, got %s)", fn,
+                   what, typename(d.value)), 0)
+    end
+    for i = 1, #d.keys do check(d[i]) end
   end
-  error(format("luagrad.%s: bad %s (number, value or array expected, got %s)", fn, what,
-               typename(x)), 0)
-end
-
--- The element at flat[pos + 1 ...] shaped as shape; and the new pos.
-local function unflatten (shape, flat, pos)
-  if shape == true then return flat[pos + 1], pos + 1 end
-  local t = {}
-  for i = 1, #shape do t[i], pos = unflatten(shape[i], flat, pos) end
-  return t, pos
-end
-
--- Each argument's part of flat, shaped as shapes say: multiple results.
-local function unflattenall (shapes, flat)
-  local out, pos = {}, 0
-  for i = 1, shapes.n do out[i], pos = unflatten(shapes[i], flat, pos) end
-  return spread(out, 1, shapes.n)
+  check(def)
+  return def, #flat - n
 end
 
 local function numbers (flat)
@@ -87,14 +76,23 @@ local function checkfunction (f, fn)
 end
 
 --[[
-Runs f on fresh inputs for the arguments in args (packed): a leaf for each number, x + 0
-for each Value x. Returns f's results (packed, from index 2), the inputs (flat), the
-arguments' shapes, and whether derivatives must be Values (inside a transform, or given
-Values).
+Runs f on fresh inputs for the differentiable leaves of the arguments numbered in argnums
+(args packed; argnums an array of argument numbers): a leaf for each number, x + 0 for each
+Value x; the other arguments, and every leaf that is neither, reach f as they are. Returns
+f's results (packed, from index 2), the inputs (flat, argument after argument), each
+differentiated argument's def, and whether derivatives must be Values (inside a transform,
+or given Values).
 ]]
-local function record (fn, f, args)
-  local flat, shapes = {}, { n = args.n }
-  for i = 1, args.n do shapes[i] = flatten(args[i], flat, fn, "argument #" .. i) end
+local function record (fn, f, args, argnums)
+  local flat, defs, call = {}, {}, { n = args.n }
+  for i = 1, args.n do call[i] = args[i] end
+  for j, a in ipairs(argnums) do
+    if a > args.n then
+      error(format("luagrad.%s: argnums asks for argument #%d, but the function was given %d",
+                   fn, a, args.n), 0)
+    end
+    defs[j] = tree.flattento(args[a], flat, fn, "argument #" .. a)
+  end
   local graph, ins = depth > 0, {}
   for i, x in ipairs(flat) do
     if type(x) == "number" then ins[i] = lg.value(x)
@@ -103,8 +101,79 @@ local function record (fn, f, args)
       graph = true
     end
   end
-  local r = deeper(f, unflattenall(shapes, ins))
-  return r, ins, shapes, graph
+  local pos = 0
+  for j, a in ipairs(argnums) do call[a], pos = tree.unflatten(defs[j], ins, pos) end
+  local r = deeper(f, spread(call, 1, call.n))
+  return r, ins, defs, graph
+end
+
+-- The gradients (flat, as record's inputs) shaped as each differentiated argument: multiple
+-- results. A leaf that passed through has none (nil).
+local function shaped (defs, flat)
+  local out, pos = {}, 0
+  for j = 1, #defs do out[j], pos = tree.unflatten(defs[j], flat, pos, true) end
+  return spread(out, 1, #defs)
+end
+
+local function all (n)
+  local t = {}
+  for i = 1, n do t[i] = i end
+  return t
+end
+
+local KNOWN = { argnums = true, has_aux = true, mode = true }
+local MODES = { forward = true, reverse = true }
+
+--[[
+The options table of a transform (argument #2): argnums (a number or an array of argument
+numbers, 1-based: only those are differentiated, in that order), has_aux (f returns its value
+and one more result, passed through), mode ("forward" or "reverse", for jacobian and
+hessian). allowed names those this transform takes. Returns argnums as an array (nil: all),
+has_aux and mode.
+]]
+local function options (opts, fn, allowed)
+  if opts == nil then return nil, false, nil end
+  if type(opts) ~= "table" or lg.type(opts) then
+    error(format("luagrad.%s: bad argument #2 (table expected, got %s)", fn, typename(opts)), 3)
+  end
+  for k in next, opts do
+    if not (KNOWN[k] and allowed[k]) then
+      error(format("luagrad.%s: unknown option '%s'", fn, tostring(k)), 3)
+    end
+  end
+  local argnums, aux, mode = rawget(opts, "argnums"), rawget(opts, "has_aux"), rawget(opts, "mode")
+  if mode ~= nil and not MODES[mode] then
+    error(format("luagrad.%s: bad option 'mode' (\"forward\" or \"reverse\" expected, got %s)",
+                 fn, type(mode) == "string" and format("%q", mode) or typename(mode)), 3)
+  end
+  if aux ~= nil and type(aux) ~= "boolean" then
+    error(format("luagrad.%s: bad option 'has_aux' (boolean expected, got %s)", fn,
+                 typename(aux)), 3)
+  end
+  if argnums ~= nil then
+    local list = type(argnums) == "table" and lg.type(argnums) == nil and argnums or { argnums }
+    local seen, n = {}, rawlen(list)
+    for k in next, list do
+      if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then n = -1 end
+    end
+    if n < 1 then
+      error(format("luagrad.%s: bad option 'argnums' (argument number or array of them "
+                   .. "expected, got %s)", fn, n == 0 and "an empty table" or typename(argnums)), 3)
+    end
+    for i = 1, n do
+      local a = rawget(list, i)
+      if type(a) ~= "number" or a < 1 or a % 1 ~= 0 or seen[a] then
+        error(format("luagrad.%s: bad option 'argnums' (%s at index %d)", fn,
+                     seen[a] and "argument " .. tostring(a) .. " twice"
+                     or "argument number expected, got " .. (type(a) == "number"
+                        and format("%.14g", a) or typename(a)), i), 3)
+      end
+      seen[a] = true
+    end
+    argnums = {}
+    for i = 1, n do argnums[i] = rawget(list, i) end
+  end
+  return argnums, aux == true, mode
 end
 
 local function scalar (y, fn)
@@ -115,44 +184,47 @@ local function scalar (y, fn)
   return y
 end
 
+-- f's value (checked), its aux (with has_aux) and the gradients of the arguments numbered in
+-- argnums (all, when nil): what grad and value_and_grad share.
+local function gradients (fn, f, args, argnums, aux)
+  local r, ins, defs, graph = record(fn, f, args, argnums or all(args.n))
+  local y = scalar(r[2], fn)
+  local g = lg.gradients(y, ins, { create_graph = graph })
+  if not graph and lg.type(y) == "value" then y = y.data end
+  return y, aux and r[3] or nil, defs, g
+end
+
 --[[
-lg.grad(f) -> a function of the same arguments as f (numbers, Values, nested arrays of them)
-returning the gradient of f's result (one Value or number) with respect to each argument,
-shaped like it: dx, dy = lg.grad(f)(x, y).
+lg.grad(f [, {argnums = ..., has_aux = b}]) -> a function of the same arguments as f (trees
+of numbers and Values) returning the gradient of f's result (one Value or number) with
+respect to each argument, shaped like it: dx, dy = lg.grad(f)(x, y). With argnums, only those
+arguments, in that order; with has_aux, f returns its value and one more result, which comes
+back after the gradients.
 ]]
-function lg.grad (f)
+function lg.grad (f, opts)
   checkfunction(f, "grad")
+  local argnums, aux = options(opts, "grad", { argnums = true, has_aux = true })
   return function (...)
-    local r, ins, shapes, graph = record("grad", f, pack(...))
-    local y = scalar(r[2], "grad")
-    return unflattenall(shapes, lg.gradients(y, ins, { create_graph = graph }))
+    local args = pack(...)
+    local _, a, defs, g = gradients("grad", f, args, argnums, aux)
+    if aux then
+      local out = pack(shaped(defs, g))
+      out[#defs + 1] = a
+      return spread(out, 1, #defs + 1)
+    end
+    return shaped(defs, g)
   end
 end
 
--- lg.value_and_grad(f) -> as lg.grad(f), with f's value first.
-function lg.value_and_grad (f)
+-- lg.value_and_grad(f [, opts]) -> as lg.grad(f, opts), with f's value first (then its aux).
+function lg.value_and_grad (f, opts)
   checkfunction(f, "value_and_grad")
+  local argnums, aux = options(opts, "value_and_grad", { argnums = true, has_aux = true })
   return function (...)
-    local r, ins, shapes, graph = record("value_and_grad", f, pack(...))
-    local y = scalar(r[2], "value_and_grad")
-    local g = lg.gradients(y, ins, { create_graph = graph })
-    if not graph and lg.type(y) == "value" then y = y.data end
-    return y, unflattenall(shapes, g)
+    local y, a, defs, g = gradients("value_and_grad", f, pack(...), argnums, aux)
+    if aux then return y, a, shaped(defs, g) end
+    return y, shaped(defs, g)
   end
-end
-
-local MODES = { forward = true, reverse = true }
-
-local function checkopts (opts, fn)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(format("luagrad.%s: bad argument #2 (table expected, got %s)", fn, typename(opts)), 3)
-  end
-  local mode = opts and opts.mode
-  if mode ~= nil and not MODES[mode] then
-    error(format("luagrad.%s: bad option 'mode' (\"forward\" or \"reverse\" expected, got %s)",
-                 fn, type(mode) == "string" and format("%q", mode) or typename(mode)), 3)
-  end
-  return mode
 end
 
 -- The Jacobian of outs (flat) with respect to ins: rows = outputs. Reverse mode sweeps once
@@ -177,37 +249,49 @@ local function jacobianof (outs, ins, mode, graph)
 end
 
 --[[
-lg.jacobian(f [, {mode = "forward" | "reverse"}]) -> a function returning the Jacobian of
-f's results at its arguments: an array of rows, one per output, each an array with one entry
-per input. Outputs are all of f's results and inputs all of its arguments, each flattened in
-order (nested arrays depth first). Without a mode, forward when there are fewer inputs than
-outputs, else reverse (JAX's jacfwd and jacrev: lg.jacfwd(f), lg.jacrev(f)).
+lg.jacobian(f [, {mode = "forward" | "reverse", argnums = ...}]) -> a function returning the
+Jacobian of f's results at its arguments: an array of rows, one per output, each an array
+with one entry per input. Outputs are all of f's results and inputs all of its arguments (or
+those numbered in argnums), each flattened in tree order. Without a mode, forward when there
+are fewer inputs than outputs, else reverse (JAX's jacfwd and jacrev: lg.jacfwd(f),
+lg.jacrev(f)).
 ]]
 function lg.jacobian (f, opts)
   checkfunction(f, "jacobian")
-  local mode = checkopts(opts, "jacobian")
+  local argnums, _, mode = options(opts, "jacobian", { argnums = true, mode = true })
   return function (...)
-    local r, ins, _, graph = record("jacobian", f, pack(...))
+    local args = pack(...)
+    local r, ins, _, graph = record("jacobian", f, args, argnums or all(args.n))
     local outs = {}
-    for i = 2, r.n do flatten(r[i], outs, "jacobian", "result") end
+    for i = 2, r.n do strict(r[i], outs, "jacobian", "result") end
     return jacobianof(outs, ins, mode, graph)
   end
 end
 
-function lg.jacfwd (f) return lg.jacobian(f, { mode = "forward" }) end
-function lg.jacrev (f) return lg.jacobian(f, { mode = "reverse" }) end
+function lg.jacfwd (f, opts)
+  local o = { mode = "forward" }
+  if type(opts) == "table" then o.argnums = rawget(opts, "argnums") end
+  return lg.jacobian(f, o)
+end
+
+function lg.jacrev (f, opts)
+  local o = { mode = "reverse" }
+  if type(opts) == "table" then o.argnums = rawget(opts, "argnums") end
+  return lg.jacobian(f, o)
+end
 
 --[[
-lg.hessian(f [, {mode = ...}]) -> a function returning the matrix of second derivatives of
-f's result with respect to its arguments (flattened as lg.jacobian's): the Jacobian of its
-gradient, reverse over reverse unless mode = "forward" (forward over reverse). Exact: no
-differences are taken. Reverse is the default because it measured faster here (bench W5b):
-each row's sweep visits only what that gradient entry depends on.
+lg.hessian(f [, {mode = ..., argnums = ...}]) -> a function returning the matrix of second
+derivatives of f's result with respect to its arguments (flattened as lg.jacobian's): the
+Jacobian of its gradient, reverse over reverse unless mode = "forward" (forward over
+reverse). Exact: no differences are taken. Reverse is the default because it measured faster
+here (bench W5b): each row's sweep visits only what that gradient entry depends on.
 ]]
 function lg.hessian (f, opts)
   checkfunction(f, "hessian")
-  local mode = checkopts(opts, "hessian") or "reverse"
-  return lg.jacobian(lg.grad(f), { mode = mode })
+  local argnums, _, mode = options(opts, "hessian", { argnums = true, mode = true })
+  return lg.jacobian(lg.grad(f, { argnums = argnums }), { mode = mode or "reverse",
+                                                          argnums = argnums })
 end
 
 local function checkarray (x, fn, arg)
@@ -218,59 +302,82 @@ local function checkarray (x, fn, arg)
 end
 
 --[[
-lg.jvp(f, primals, tangents) -> out, tangent_out. primals is the array of f's arguments,
-tangents the same shape; out is f's result (numbers, unless nested) and tangent_out the
-derivative of f's result in the direction of tangents, shaped like out. Forward mode: one
-recording and one forward sweep, whatever the number of outputs.
+lg.jvp(f, primals, tangents) -> out1, ..., outm, t1, ..., tm. primals is the array of f's
+arguments (trees), tangents a tree of the same shape; out1..outm are f's results (numbers,
+unless nested) and t1..tm their derivatives in the direction of tangents, each shaped like
+its result. Forward mode: one recording and one forward sweep, whatever the number of
+outputs.
 ]]
 function lg.jvp (f, primals, tangents)
   checkfunction(f, "jvp")
   checkarray(primals, "jvp", 2)
   checkarray(tangents, "jvp", 3)
-  local args = { n = #primals }
-  for i = 1, args.n do args[i] = primals[i] end
-  local r, ins, _, graph = record("jvp", f, args)
-  local t = {}
-  for i = 1, #tangents do flatten(tangents[i], t, "jvp", "tangent") end
-  if #t ~= #ins or #tangents ~= #primals then
+  local args = { n = rawlen(primals) }
+  for i = 1, args.n do args[i] = rawget(primals, i) end
+  local t, ntangents = {}, rawlen(tangents)   -- read before f runs, which may change them
+  local tdefs = {}
+  for i = 1, ntangents do tdefs[i] = tree.flattento(rawget(tangents, i), t, "jvp", "tangent") end
+  local r, ins, defs, graph = record("jvp", f, args, all(args.n))
+  local fits = #t == #ins and ntangents == args.n
+  for i = 1, ntangents do fits = fits and defs[i] ~= nil and tree.same(defs[i], tdefs[i]) end
+  if not fits then
     error(format("luagrad.jvp: tangents (%d numbers in %d arguments) must be shaped as "
-                 .. "primals (%d numbers in %d arguments)", #t, #tangents, #ins, #primals), 2)
+                 .. "primals (%d numbers in %d arguments)", #t, ntangents, #ins, args.n), 2)
   end
   for _, x in ipairs(t) do
     if lg.type(x) == "value" then graph = true end
   end
-  local outs = {}
-  local shape = flatten(r[2], outs, "jvp", "result")
+  local outs, odefs = {}, {}
+  for i = 2, r.n do odefs[i - 1] = strict(r[i], outs, "jvp", "result") end
   local dout = lg.tangents(outs, ins, { tangents = t, create_graph = graph })
   if not graph then outs = numbers(outs) end
-  return (unflatten(shape, outs, 0)), (unflatten(shape, dout, 0))
+  local results, pos, dpos = {}, 0, 0
+  local m = r.n - 1
+  for k = 1, m do
+    results[k], pos = tree.unflatten(odefs[k], outs, pos)
+    results[m + k], dpos = tree.unflatten(odefs[k], dout, dpos)
+  end
+  return spread(results, 1, 2 * m)
 end
 
 --[[
-lg.vjp(f, ...) -> out, pullback. out is f's result at the arguments (numbers, unless nested);
-pullback(cotangent), with cotangent shaped like out, returns cotangent times the Jacobian:
-one result per argument, shaped like it. The pullback may be called any number of times.
+lg.vjp(f, ...) -> out1, ..., outm, pullback. out1..outm are f's results at the arguments
+(numbers, unless nested); pullback(c1, ..., cm), one cotangent per result shaped like it,
+returns the cotangents times the Jacobian: one result per argument, shaped like it. The
+pullback may be called any number of times.
 ]]
 function lg.vjp (f, ...)
   checkfunction(f, "vjp")
-  local r, ins, shapes, graph = record("vjp", f, pack(...))
-  local outs = {}
-  local shape = flatten(r[2], outs, "vjp", "result")
-  local function pullback (cotangent)
-    local c = {}
-    local cshape = flatten(cotangent, c, "vjp", "cotangent")
-    if #c ~= #outs or (shape == true) ~= (cshape == true) then
-      error(format("luagrad.vjp: the cotangent (%d numbers) must be shaped as the result "
-                   .. "(%d numbers)", #c, #outs), 2)
+  local args = pack(...)
+  local r, ins, defs, graph = record("vjp", f, args, all(args.n))
+  local outs, odefs, m = {}, {}, r.n - 1
+  for i = 2, r.n do odefs[i - 1] = strict(r[i], outs, "vjp", "result") end
+  local function pullback (...)
+    local c, given = {}, select("#", ...)
+    local fits = given == m
+    for k = 1, given do
+      local cdef = strict((select(k, ...)), c, "vjp", "cotangent")
+      fits = fits and odefs[k] ~= nil and tree.same(odefs[k], cdef)
+    end
+    if not fits or #c ~= #outs then
+      if m == 1 and given == 1 then
+        error(format("luagrad.vjp: the cotangent (%d numbers) must be shaped as the result "
+                     .. "(%d numbers)", #c, #outs), 2)
+      end
+      error(format("luagrad.vjp: the cotangents (%d numbers in %d) must be shaped as the "
+                   .. "results (%d numbers in %d)", #c, given, #outs, m), 2)
     end
     local values = graph or depth > 0
     for _, x in ipairs(c) do
       if lg.type(x) == "value" then values = true end
     end
-    return unflattenall(shapes, lg.gradients(outs, ins, { seeds = c, create_graph = values }))
+    return shaped(defs, lg.gradients(outs, ins, { seeds = c, create_graph = values }))
   end
   local out = graph and outs or numbers(outs)
-  return (unflatten(shape, out, 0)), pullback
+  local results, pos = {}, 0
+  for k = 1, m do results[k], pos = tree.unflatten(odefs[k], out, pos) end
+  results[m + 1] = pullback
+  return spread(results, 1, m + 1)
 end
 
 return lg
