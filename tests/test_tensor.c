@@ -366,8 +366,30 @@ static void test_coalesce (void) {
         it.stride[0][0] == 8);
   CHECK(lgI_transpose(&y, 0, 1, &t) == LG_OK);
   ops[0] = &t;
-  CHECK(lgI_iterinit(&it, 1, ops, data) == LG_OK && it.ndim == 2 && it.size[1] == 4 &&
-        it.stride[0][1] == 48);   /* a transposed matrix: two loops */
+  CHECK(lgI_iterinit(&it, 1, ops, data) == LG_OK && it.ndim == 1 && it.size[0] == 24 &&
+        !it.tile);   /* alone, a transposed matrix is walked in memory order: one run */
+  {  /* into a contiguous output: two loops in the output's order, in tiles */
+    int64_t ts[] = {6, 4};
+    lg_TDesc c = D(LGI_F64, 2, ts);
+    ops[0] = &c; ops[1] = &t;
+    CHECK(lgI_iterinit(&it, 2, ops, data) == LG_OK && it.ndim == 2 && it.size[1] == 4 &&
+          it.stride[0][1] == 8 && it.stride[1][1] == 48 && it.tile);
+  }
+  {  /* a transposed output decides the order before a contiguous input */
+    int64_t ts[] = {6, 4};
+    lg_TDesc c = D(LGI_F64, 2, ts);
+    ops[0] = &t; ops[1] = &c;
+    CHECK(lgI_iterinit(&it, 2, ops, data) == LG_OK && it.ndim == 2 && it.size[1] == 6 &&
+          it.stride[0][1] == 8 && it.stride[1][1] == 32 && it.tile);
+  }
+  {  /* broadcast (stride 0) dimensions decide nothing */
+    int64_t bs[] = {4, 6}, one[] = {6};
+    lg_TDesc c = D(LGI_F64, 2, bs), row = D(LGI_F64, 1, one), er;
+    CHECK(lgI_expand(&row, 2, bs, &er) == LG_OK);
+    ops[0] = &c; ops[1] = &er;
+    CHECK(lgI_iterinit(&it, 2, ops, data) == LG_OK && it.ndim == 2 && !it.tile &&
+          it.stride[1][0] == 0 && it.stride[0][1] == 8);
+  }
   {  /* contiguous against an operand broadcast on its first dimension */
     lg_TDesc z = D(LGI_F64, 3, e);
     CHECK(lgI_expand(&y, 3, e, &ex) == LG_OK);
@@ -439,6 +461,7 @@ static void test_binary (void) {
     {0, {0}, 2, {3, 3}, 2, {3, 3}},
     {3, {4, 1, 3}, 2, {2, 3}, 3, {4, 2, 3}},
     {1, {1000}, 1, {1000}, 1, {1000}},
+    {3, {2, 70, 65}, 2, {70, 1}, 3, {2, 70, 65}},   /* past one 64 x 64 tile */
   };
   lg_Rng r;
   size_t c;

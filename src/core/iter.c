@@ -1,17 +1,32 @@
 /*
 ** iter.c: the N-d strided iterator that elementwise kernels run on, and the loops that prove
 ** it (add, sub, mul, div, a scalar function, a copy). As PyTorch's TensorIterator, in small:
-** operands of one shape, size-1 dimensions dropped, neighbours merged where every operand is
-** contiguous across them, then one call of an inner loop per run of the last dimension. The
+** operands of one shape, size-1 dimensions dropped, the others ordered by the operands'
+** strides (the output's first), neighbours merged where every operand is contiguous across
+** them, then one call of an inner loop per run of the last dimension (per row of a tile when
+** an input runs across its rows). The
 ** inner loops have a contiguous path simple enough for the compiler to vectorize (this file
 ** is built at -O3: gcc's -O2 leaves these loops scalar).
 */
 #include <string.h>
 #include "core/lg_tensor.h"
 
+/* Whether dimension a should run inside dimension b: decided by the first operand (the
+   output first) whose strides on them differ, broadcast (stride 0) ones skipped, as
+   PyTorch's reorder_dimensions; 0 when none decides (keep the given order). */
+static int inner (int nops, const lg_TDesc *const *ops, int a, int b) {
+  int k;
+  for (k = 0; k < nops; k++) {
+    int64_t sa = ops[k]->stride[a], sb = ops[k]->stride[b];
+    if (sa == 0 || sb == 0 || sa == sb) continue;
+    return (sa < sb) ? 1 : -1;
+  }
+  return 0;
+}
+
 int lgI_iterinit (lgI_Iter *it, int nops, const lg_TDesc *const *ops, void *const *data) {
   const lg_TDesc *d0;
-  int i, k, n = 0;
+  int order[LGI_MAXDIM], i, j, k, n = 0, nd = 0;
   if (nops < 1 || nops > LGI_MAXOPS) return LG_EARG;
   d0 = ops[0];
   for (k = 1; k < nops; k++) {
@@ -24,9 +39,18 @@ int lgI_iterinit (lgI_Iter *it, int nops, const lg_TDesc *const *ops, void *cons
   it->numel = lgI_tnumel(d0);
   for (k = 0; k < nops; k++)
     it->data[k] = (char *)data[k] + ops[k]->offset * (int64_t)lgI_elemsize(ops[k]->dtype);
+  /* the dimensions that move (size-1 ones never do), outer to inner, in memory order:
+     insertion sort, stable where no operand decides */
   for (i = 0; i < d0->ndim; i++) {
+    if (d0->size[i] == 1) continue;
+    order[nd] = i;
+    for (j = nd++; j > 0 && inner(nops, ops, order[j - 1], order[j]) > 0; j--) {
+      int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+    }
+  }
+  for (j = 0; j < nd; j++) {
     int merge = (n > 0);
-    if (d0->size[i] == 1) continue;   /* its strides never move a pointer */
+    i = order[j];
     /* the kept dimension before it steps exactly over its run, in every operand */
     for (k = 0; merge && k < nops; k++)
       merge = (it->stride[k][n - 1] == ops[k]->stride[i] * d0->size[i]);
@@ -45,17 +69,41 @@ int lgI_iterinit (lgI_Iter *it, int nops, const lg_TDesc *const *ops, void *cons
     n = 1;
   }
   it->ndim = n;
-  for (k = 0; k < nops; k++) {   /* to bytes */
+  for (k = 0; k < nops; k++) {   /* to bytes; an operand that runs across its own rows */
     int64_t es = (int64_t)lgI_elemsize(ops[k]->dtype);
     for (i = 0; i < n; i++) it->stride[k][i] *= es;
+    if (n >= 2 && it->stride[k][n - 2] != 0 && it->stride[k][n - 1] > it->stride[k][n - 2])
+      it->tile = 1;
   }
   return LG_OK;
+}
+
+/* Tiles of the last two dimensions when one operand's inner run strides across its rows
+   (a transposed input beside a contiguous output): 64 x 64 keeps each tile's cache lines of
+   that operand in L1 while the others run along theirs. */
+#define TILE 64
+
+static void runtiles (const lgI_Iter *it, const int64_t *off, lgI_Loop loop, void *ud) {
+  int64_t i0, j0, i, s[LGI_MAXOPS];
+  char *p[LGI_MAXOPS];
+  int k, in = it->ndim - 1;
+  for (k = 0; k < it->nops; k++) s[k] = it->stride[k][in];
+  for (i0 = 0; i0 < it->size[in - 1]; i0 += TILE)
+    for (j0 = 0; j0 < it->size[in]; j0 += TILE) {
+      int64_t ie = (it->size[in - 1] - i0 < TILE) ? it->size[in - 1] : i0 + TILE;
+      int64_t len = (it->size[in] - j0 < TILE) ? it->size[in] - j0 : TILE;
+      for (i = i0; i < ie; i++) {
+        for (k = 0; k < it->nops; k++)
+          p[k] = it->data[k] + off[k] + i * it->stride[k][in - 1] + j0 * s[k];
+        loop(p, s, len, ud);
+      }
+    }
 }
 
 void lgI_iterrun (const lgI_Iter *it, lgI_Loop loop, void *ud) {
   int64_t idx[LGI_MAXDIM], off[LGI_MAXOPS], s[LGI_MAXOPS];
   char *p[LGI_MAXOPS];
-  int k, d, inner = it->ndim - 1;
+  int k, d, inner = it->ndim - 1, outer = it->tile ? inner - 1 : inner;
   if (it->numel == 0) return;
   memset(idx, 0, sizeof(idx));
   for (k = 0; k < it->nops; k++) {
@@ -63,9 +111,12 @@ void lgI_iterrun (const lgI_Iter *it, lgI_Loop loop, void *ud) {
     s[k] = it->stride[k][inner];
   }
   for (;;) {
-    for (k = 0; k < it->nops; k++) p[k] = it->data[k] + off[k];
-    loop(p, s, it->size[inner], ud);
-    for (d = inner - 1; d >= 0; d--) {   /* the odometer over the outer dimensions */
+    if (it->tile) runtiles(it, off, loop, ud);
+    else {
+      for (k = 0; k < it->nops; k++) p[k] = it->data[k] + off[k];
+      loop(p, s, it->size[inner], ud);
+    }
+    for (d = outer - 1; d >= 0; d--) {   /* the odometer over the outer dimensions */
       if (++idx[d] < it->size[d]) {
         for (k = 0; k < it->nops; k++) off[k] += it->stride[k][d];
         break;

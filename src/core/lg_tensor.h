@@ -99,12 +99,16 @@ LGI_FUNC int lgI_sumto (int ng, const int64_t *g, int nx, const int64_t *x, uint
 /* An inner loop: n elements, the k-th operand's at p[k] + i * s[k] (s in bytes). */
 typedef void (*lgI_Loop) (char **p, const int64_t *s, int64_t n, void *ud);
 
-/* Operands of one shape walked together in row-major order, with dimensions of size 1
-   dropped and neighbours merged where every operand is contiguous across them (a
-   contiguous tensor is one run, a transposed matrix two nested loops). */
+/* Operands of one shape walked together in memory order: dimensions of size 1 dropped, the
+   others sorted by the operands' strides (the output's decide first, so a contiguous output
+   is walked in row-major order), neighbours merged where every operand is contiguous across
+   them (a contiguous tensor is one run, a transposed matrix two nested loops), and the last
+   two walked in tiles when an operand's inner run strides across its rows. Loops must not
+   depend on the order. */
 typedef struct lgI_Iter {
   int nops;
   int ndim;                              /* >= 1 after coalescing; the last is the inner */
+  int tile;                              /* walk the last two in tiles */
   int64_t numel;
   int64_t size[LGI_MAXDIM];
   int64_t stride[LGI_MAXOPS][LGI_MAXDIM];  /* in bytes */
@@ -115,7 +119,7 @@ typedef struct lgI_Iter {
    first element. LG_EARG for nops outside 1..LGI_MAXOPS, LGI_ESHAPE for unequal shapes. */
 LGI_FUNC int lgI_iterinit (lgI_Iter *it, int nops, const lg_TDesc *const *ops,
                            void *const *data);
-/* Calls loop once per inner run, in row-major order of the outer dimensions. */
+/* Calls loop once per inner run (or row of a tile). */
 LGI_FUNC void lgI_iterrun (const lgI_Iter *it, lgI_Loop loop, void *ud);
 
 #define LGI_TADD 0
