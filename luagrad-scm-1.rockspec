@@ -25,6 +25,8 @@ build = {
   modules = {
     ["luagrad.core"] = {
       sources = { "src/core/ops.c", "src/core/call.c", "src/core/work.c", "src/core/text.c",
+                  "src/core/shape.c", "src/core/iter.c", "src/core/reduce.c",
+                  "src/core/blas.c", "src/core/random.c",
                   "src/graph/order.c", "src/graph/sweep.c", "src/graph/tape.c", "src/graph/kinds.c",
                   "src/graph/graphmode.c",
                   "src/graph/dot.c", "src/graph/arena.c",
