@@ -267,9 +267,12 @@ static int mod_custom (lua_State *L) {
   if (lua_type(L, 1) != LUA_TTABLE) lgL_argerror(L, "custom", 1, "table");
   lgL_checkoptions(L, 1, "custom", names);
   lua_settop(L, 1);
-  lua_getfield(L, 1, "forward");
-  lua_getfield(L, 1, "backward");
-  lua_getfield(L, 1, "name");
+  lua_pushliteral(L, "forward");   /* raw, as lgL_checkoptions walks it */
+  lua_rawget(L, 1);
+  lua_pushliteral(L, "backward");
+  lua_rawget(L, 1);
+  lua_pushliteral(L, "name");
+  lua_rawget(L, 1);
   if (lua_type(L, 2) != LUA_TFUNCTION)
     luaL_error(L, "luagrad.custom: bad field 'forward' (function expected, got %s)",
                lgL_typename(L, 2));
