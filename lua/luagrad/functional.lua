@@ -12,7 +12,10 @@ if type(core) ~= "table" then core = require("luagrad.core") end
 local lg = core
 
 -- Loading touches only the base library (see init.lua).
-local error, ipairs, pcall, select, type = error, ipairs, pcall, select, type
+local error, ipairs, pcall, rawget, select, type = error, ipairs, pcall, rawget, select, type
+-- Tables are read raw, as the core reads every table it is given: metamethods are ignored
+-- (before 5.2, # on a table is raw already).
+local rawlen = rawlen or function (t) return #t end   -- luacheck: ignore 113
 
 local function format (...) return string.format(...) end
 
@@ -25,17 +28,32 @@ local function spread (t, i, j)
   if i <= j then return t[i], spread(t, i + 1, j) end
 end
 
--- How many transforms are running their function now: inside one, results are Values.
-local depth = 0
+-- The core's transform scopes: lg._transform(f, ...) runs f(...) one transform deeper,
+-- recorded even inside lg.no_grad (as torch.func's transforms are), and lg._transform()
+-- says how many transforms are running their function now: inside one, results are Values.
+-- The count is the core's scope stack, so a transform ends however its function does, also
+-- never (a coroutine suspended inside f and dropped, or closed on 5.4): an error or a lost
+-- coroutine cannot leave later transforms believing they are nested.
+local transform = lg._transform
+if _VERSION == "Lua 5.1" then   -- only Lua's pcall lets f yield here (LuaJIT): see init.lua
+  local count, scope = transform, lg._scope
+  local function leave (token, ok, ...)
+    token:close()
+    if not ok then error((...), 0) end
+    return ...
+  end
+  transform = function (...)
+    if select("#", ...) == 0 then return count() end
+    return leave(scope("transform"), pcall(...))
+  end
+end
 
--- f(...) one transform deeper, recorded even inside lg.no_grad (as torch.func's transforms
--- are); its results packed (r[1] is pcall's status, true). An error passes through unchanged.
+local function nested () return transform() > 0 end
+
+-- f(...) one transform deeper; its results packed (r[1] is true, as pcall's status was). An
+-- error passes through unchanged.
 local function deeper (f, ...)
-  depth = depth + 1
-  local r = pack(pcall(lg.enable_grad, f, ...))
-  depth = depth - 1
-  if not r[1] then error(r[2], 0) end
-  return r
+  return pack(true, transform(f, ...))
 end
 
 local MAXNEST = 64
@@ -48,7 +66,9 @@ local function flatten (x, flat, fn, what, nest)
     return true
   elseif type(x) == "table" and (nest or 0) < MAXNEST then
     local shape = {}
-    for i = 1, #x do shape[i] = flatten(x[i], flat, fn, what, (nest or 0) + 1) end
+    for i = 1, rawlen(x) do
+      shape[i] = flatten(rawget(x, i), flat, fn, what, (nest or 0) + 1)
+    end
     return shape
   elseif type(x) == "table" then
     error(format("luagrad.%s: %s nested too deeply", fn, what), 0)
@@ -95,7 +115,7 @@ Values).
 local function record (fn, f, args)
   local flat, shapes = {}, { n = args.n }
   for i = 1, args.n do shapes[i] = flatten(args[i], flat, fn, "argument #" .. i) end
-  local graph, ins = depth > 0, {}
+  local graph, ins = nested(), {}
   for i, x in ipairs(flat) do
     if type(x) == "number" then ins[i] = lg.value(x)
     else
@@ -147,7 +167,7 @@ local function checkopts (opts, fn)
   if opts ~= nil and type(opts) ~= "table" then
     error(format("luagrad.%s: bad argument #2 (table expected, got %s)", fn, typename(opts)), 3)
   end
-  local mode = opts and opts.mode
+  local mode = opts and rawget(opts, "mode")
   if mode ~= nil and not MODES[mode] then
     error(format("luagrad.%s: bad option 'mode' (\"forward\" or \"reverse\" expected, got %s)",
                  fn, type(mode) == "string" and format("%q", mode) or typename(mode)), 3)
@@ -227,14 +247,15 @@ function lg.jvp (f, primals, tangents)
   checkfunction(f, "jvp")
   checkarray(primals, "jvp", 2)
   checkarray(tangents, "jvp", 3)
-  local args = { n = #primals }
-  for i = 1, args.n do args[i] = primals[i] end
+  local args = { n = rawlen(primals) }
+  for i = 1, args.n do args[i] = rawget(primals, i) end
   local r, ins, _, graph = record("jvp", f, args)
   local t = {}
-  for i = 1, #tangents do flatten(tangents[i], t, "jvp", "tangent") end
-  if #t ~= #ins or #tangents ~= #primals then
+  for i = 1, rawlen(tangents) do flatten(rawget(tangents, i), t, "jvp", "tangent") end
+  local ntangents = rawlen(tangents)
+  if #t ~= #ins or ntangents ~= args.n then
     error(format("luagrad.jvp: tangents (%d numbers in %d arguments) must be shaped as "
-                 .. "primals (%d numbers in %d arguments)", #t, #tangents, #ins, #primals), 2)
+                 .. "primals (%d numbers in %d arguments)", #t, ntangents, #ins, args.n), 2)
   end
   for _, x in ipairs(t) do
     if lg.type(x) == "value" then graph = true end
@@ -263,7 +284,7 @@ function lg.vjp (f, ...)
       error(format("luagrad.vjp: the cotangent (%d numbers) must be shaped as the result "
                    .. "(%d numbers)", #c, #outs), 2)
     end
-    local values = graph or depth > 0
+    local values = graph or nested()
     for _, x in ipairs(c) do
       if lg.type(x) == "value" then values = true end
     end
