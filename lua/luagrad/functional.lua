@@ -249,10 +249,9 @@ function lg.jvp (f, primals, tangents)
   checkarray(tangents, "jvp", 3)
   local args = { n = rawlen(primals) }
   for i = 1, args.n do args[i] = rawget(primals, i) end
+  local t, ntangents = {}, rawlen(tangents)   -- read before f runs, which may change them
+  for i = 1, ntangents do flatten(rawget(tangents, i), t, "jvp", "tangent") end
   local r, ins, _, graph = record("jvp", f, args)
-  local t = {}
-  for i = 1, rawlen(tangents) do flatten(rawget(tangents, i), t, "jvp", "tangent") end
-  local ntangents = rawlen(tangents)
   if #t ~= #ins or ntangents ~= args.n then
     error(format("luagrad.jvp: tangents (%d numbers in %d arguments) must be shaped as "
                  .. "primals (%d numbers in %d arguments)", #t, ntangents, #ins, args.n), 2)
