@@ -503,6 +503,42 @@ describe("scopes", function ()
     assert.is_true(lg.is_grad_enabled())
   end)
 
+  if _VERSION ~= "Lua 5.1" or rawget(_G, "jit") then   -- pcall can yield
+    it("end when the function raises after yielding, in the scope or a transform", function ()
+      local e = {}
+      local co = coroutine.create(function ()
+        return lg.no_grad(function ()
+          coroutine.yield(lg.is_grad_enabled())
+          error(e)
+        end)
+      end)
+      assert.are.same({ true, false }, { coroutine.resume(co) })
+      assert.are.same({ false, e }, { coroutine.resume(co) })
+      assert.is_true(lg.is_grad_enabled())
+      co = coroutine.create(function ()
+        return lg.grad(function (x) coroutine.yield(lg._transform()); error(e) end)(1)
+      end)
+      assert.are.same({ true, 1 }, { coroutine.resume(co) })
+      assert.are.same({ false, e }, { coroutine.resume(co) })
+      assert.are.equal(0, lg._transform())
+    end)
+
+    it("give the results of a function that yielded, and restore the scope around", function ()
+      local co = coroutine.create(function ()
+        return lg.enable_grad(function (a)
+          local b = coroutine.yield(lg.is_grad_enabled())
+          return a, b, lg.is_grad_enabled()
+        end, 1)
+      end)
+      local outer = lg.no_grad()
+      assert.are.same({ true, true }, { coroutine.resume(co) })
+      assert.is_true(lg.is_grad_enabled())   -- the suspended scope is the state's
+      assert.are.same({ true, 1, 2, true }, { coroutine.resume(co, 2) })
+      assert.is_false(lg.is_grad_enabled())
+      outer:close()
+    end)
+  end
+
   it("raise the function's error unchanged and end", function ()
     local e = {}
     local ok, err = pcall(lg.no_grad, function () error(e) end)
