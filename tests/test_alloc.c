@@ -9,6 +9,10 @@
 ** lua_close nothing may be left allocated. Two modes, as SQLite tests: "persistent" (every
 ** allocation after the Nth fails too) and "transient" (only the Nth fails).
 ** The core's scratch buffers come from the same allocator, so their failures are covered.
+** A second script reaches the entry points that call back into Lua or keep state between
+** calls (custom functions, lg.gradients, lg.tangents, every transform, the scopes' function
+** forms, anomaly detection); after each of its failures the state must already work: no
+** scope or transform left open, lg.grad giving a number, backward the right grads.
 **
 ** Usage: test_alloc [stride]   (stride > 1 tries every stride-th N: for valgrind)
 */
@@ -165,6 +169,121 @@ static const char *script =
   "outer:close()\n"
   "return table.concat(out, '\\n')\n";
 
+/*
+** The entry points that call back into Lua, or keep state between calls: custom functions
+** (forward, backward in numbers and on Values), lg.gradients and lg.tangents (numbers and
+** create_graph), every transform, to_dot of graphs with calls, the scopes' function forms
+** (nested, an error through one, a coroutine suspended inside one and closed), tokens closed
+** as to-be-closed variables, and anomaly detection. Unlike the script above it opens no
+** scope of its own first: after any failure the state must already be as it was (checked
+** by healthy below, before the rerun).
+*/
+static const char *reach =
+  "local lg = ...\n"
+  "local out = {}\n"
+  "local function rec (x) out[#out + 1] = type(x) == 'number' and ('%.17g'):format(x)"
+  " or tostring(x) end\n"
+  "local function expect_error (want, f, ...)\n"
+  "  local ok, e = pcall(f, ...)\n"
+  "  if ok or type(e) ~= 'string' or not e:find(want, 1, true) then error(e, 0) end\n"
+  "  rec(e)\n"
+  "end\n"
+  "lg.detect_anomaly(false)\n"   /* a setting, not a scope: a failed run may leave it on */
+  /* custom functions */
+  "local sq = lg.custom{name = 'sq', forward = function (u) return u * u end,\n"
+  "  backward = function (g, u) return 2 * u * g end}\n"
+  "local polar = lg.custom{forward = function (a, b) return a * b, a + b end,\n"
+  "  backward = function (g1, g2, a, b) return g1 * b + g2, g1 * a + g2 end}\n"
+  "local x, y = lg.value(1.5, 'x'), lg.value(-0.5)\n"
+  "local z = sq(x) * y + sq(2)\n"
+  "z:backward()\n"
+  "rec(z.data) rec(x.grad) rec(y.grad)\n"
+  "local p1, p2 = polar(x, y)\n"
+  "rec(p1.data) rec(p2.data) rec(sq(3)) rec(lg.type(polar(1, 2)))\n"
+  /* lg.gradients and lg.tangents, in numbers and on Values */
+  "local g = lg.gradients({p1, p2, z, 4}, {x, y}, {seeds = {1, 2, 0.5, 1}})\n"
+  "rec(g[1]) rec(g[2])\n"
+  "local t = lg.tangents({p1, p2, z, 3}, {x, y}, {tangents = {1, -1}})\n"
+  "rec(t[1]) rec(t[2]) rec(t[3]) rec(t[4])\n"
+  "local gg = lg.gradients(sq(x) * x, {x}, {create_graph = true})\n"
+  "rec(gg[1].data) rec(lg.gradients(gg[1], x))\n"
+  "local tg = lg.tangents({sq(x) * y}, {x, y}, {create_graph = true, tangents = {1, 1}})\n"
+  "rec(tg[1].data) rec(lg.gradients(tg[1], {y})[1])\n"
+  "x:zero_grad()\n"
+  "z:backward{create_graph = true}\n"
+  "rec(x.grad.data) rec(#lg.to_dot(x.grad)) rec(#lg.to_dot(z)) rec(#lg.to_dot(p1))\n"
+  /* every transform, nested too */
+  "local function f (a, b) return sq(a) * b[1] + lg.sin(a) * b[2] end\n"
+  "local da, db = lg.grad(f)(0.3, {2, 3})\n"
+  "rec(da) rec(db[1]) rec(db[2])\n"
+  "local v, dv = lg.value_and_grad(f)(0.3, {2, 3})\n"
+  "rec(v) rec(dv)\n"
+  "local J = lg.jacfwd(f)(0.3, {2, 3})\n"
+  "rec(J[1][1]) rec(J[1][3])\n"
+  "J = lg.jacrev(f)(0.3, {2, 3})\n"
+  "rec(J[1][2])\n"
+  "J = lg.jacobian(function (a) return sq(a), polar(a, 2) end)(0.5)\n"
+  "rec(J[1][1]) rec(J[2][1]) rec(J[3][1])\n"
+  "local H = lg.hessian(f)(0.3, {2, 3})\n"
+  "rec(H[1][1]) rec(H[1][3])\n"
+  "H = lg.hessian(f, {mode = 'forward'})(0.3, {2, 3})\n"
+  "rec(H[1][1])\n"
+  "local yo, to = lg.jvp(f, {0.3, {2, 3}}, {1, {0, 0}})\n"
+  "rec(yo) rec(to)\n"
+  "local yv, pull = lg.vjp(f, 0.3, {2, 3})\n"
+  "local pa, pb = pull(2)\n"
+  "rec(yv) rec(pa) rec(pb[2])\n"
+  "rec(lg.grad(lg.grad(function (u) return sq(u) * u end))(0.7))\n"
+  "expect_error('must return a value or a number', lg.grad(function () return {} end), 1)\n"
+  /* scopes: function forms nested, an error through one, a token to be closed */
+  "local n1 = lg.no_grad(function (u)\n"
+  "  return lg.enable_grad(function () return u * 2 end) + sq(u) end, x)\n"
+  "rec(n1.op) rec(n1.data) rec(lg.is_grad_enabled())\n"
+  "expect_error('inside', lg.no_grad, function () error('luagrad test: inside', 0) end)\n"
+  "do\n"
+  "  local tok <close> = lg.no_grad()\n"
+  "  rec(lg.is_grad_enabled()) rec((x * 2).op)\n"
+  "end\n"
+  /* a coroutine suspended inside a scope and a transform, then closed: the scopes end */
+  "LEFTOVER = coroutine.create(function ()\n"
+  "  return lg.no_grad(function ()\n"
+  "    return lg.grad(function (u) coroutine.yield(lg.is_grad_enabled()); return u * u end)(2)\n"
+  "  end)\n"
+  "end)\n"
+  "local okco, inscope = coroutine.resume(LEFTOVER)\n"
+  "if not okco then error(inscope, 0) end\n"
+  "rec(inscope) rec(lg.is_grad_enabled())\n"
+  "local okc, ec = coroutine.close(LEFTOVER)\n"
+  "if not okc then error(ec, 0) end\n"
+  "LEFTOVER = nil\n"
+  "rec(lg.is_grad_enabled()) rec(lg._transform())\n"
+  /* anomaly detection through custom functions and transforms */
+  "lg.detect_anomaly(true)\n"
+  "local w = sq(x) * lg.log(-y) + polar(x, 1)\n"
+  "w:backward()\n"
+  "rec(w.data) rec(lg.grad(function (u) return sq(u) + lg.sqrt(u) end)(4))\n"
+  "local bad = lg.custom{name = 'bad', forward = function () return 0 / 0 end,\n"
+  "  backward = function (gr) return gr end}\n"
+  "expect_error(\"'bad' produced NaN\", bad, x)\n"
+  "lg.detect_anomaly(false)\n"
+  "return table.concat(out, '\\n')\n";
+
+/* After any run, failed or not: no scope or transform left behind, derivatives right in
+   both modes. A coroutine the run left suspended inside a scope keeps it until it ends, as
+   documented: it is closed first, with no collection that could hide a scope left open. */
+static const char *healthy =
+  "local lg = ...\n"
+  "if LEFTOVER then coroutine.close(LEFTOVER); LEFTOVER = nil end\n"   /* (it may have died) */
+  "lg.detect_anomaly(false)\n"
+  "assert(lg.is_grad_enabled(), 'recording left off')\n"
+  "assert(lg._transform() == 0, 'a transform left running')\n"
+  "local g = lg.grad(function (u) return u * u * u end)(2)\n"
+  "assert(g == 12, 'lg.grad gave ' .. tostring(g))\n"
+  "local a, b = lg.value(3), lg.value(4)\n"
+  "local c = a * b + lg.sum({a, b})\n"
+  "c:backward()\n"
+  "assert(a.grad == 5 and b.grad == 4, 'backward gave wrong grads')\n";
+
 /* Pushes the list of op names, from the public op table. */
 static void pushopnames (lua_State *L) {
   int i;
@@ -187,6 +306,10 @@ static int setup (lua_State *L) {
   lua_pop(L, 1);
   if (luaL_loadstring(L, script) != LUA_OK) return lua_error(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "script");
+  if (luaL_loadstring(L, reach) != LUA_OK) return lua_error(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, "reach");
+  if (luaL_loadstring(L, healthy) != LUA_OK) return lua_error(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, "healthy");
   luaL_requiref(L, "luagrad", luaopen_luagrad, 0);
   lua_setfield(L, LUA_REGISTRYINDEX, "lg");
   pushopnames(L);
@@ -194,9 +317,10 @@ static int setup (lua_State *L) {
   return 0;
 }
 
-/* Runs the script; returns the status and leaves the result or the message on the stack. */
-static int run (lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "script");
+/* Runs the script saved at key; returns the status and leaves the result or the message
+   on the stack. */
+static int runscript (lua_State *L, const char *key) {
+  lua_getfield(L, LUA_REGISTRYINDEX, key);
   lua_getfield(L, LUA_REGISTRYINDEX, "lg");
   lua_getfield(L, LUA_REGISTRYINDEX, "opnames");
   return lua_pcall(L, 2, 1, 0);
@@ -217,13 +341,13 @@ static lua_State *newstate (Host *h) {
   return L;
 }
 
-/* The reference output, from a state that never runs short. */
-static char *reference (void) {
+/* The reference output of the script at key, from a state that never runs short. */
+static char *referenceof (const char *key) {
   Host h = {-1, 0, 0, 0};
   lua_State *L = newstate(&h);
   char *ref = NULL;
   if (L == NULL) return NULL;
-  if (run(L) != LUA_OK) FAIL("reference run: %s", lua_tostring(L, -1));
+  if (runscript(L, key) != LUA_OK) FAIL("reference run of %s: %s", key, lua_tostring(L, -1));
   else {
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
@@ -234,14 +358,28 @@ static char *reference (void) {
   return ref;
 }
 
+static char *reference (void) { return referenceof("script"); }
+
 /* The first lines of the reference: the lecture's numbers, so a wrong reference fails. */
 static void checkreference (const char *ref) {
   if (strncmp(ref, "33\n3\n6\n9\n", 9) != 0) FAIL("reference does not start with the lecture");
 }
 
-/* Fails the Nth allocation of the script for every N until it runs through. Returns the
-   number of allocation points tried. */
-static long sweep (const char *ref, int transient, long stride) {
+/* Runs the healthy check in L (at full budget) after a run of the script at key. */
+static void checkhealthy (lua_State *L, const char *key, long n, int transient) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "healthy");
+  lua_getfield(L, LUA_REGISTRYINDEX, "lg");
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    FAIL("N=%ld %s (%s): the state is broken after the failure: %s", n,
+         transient ? "transient" : "persistent", key, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
+/* Fails the Nth allocation of the script at key for every N until it runs through, checking
+   the state afterwards if check. Returns the number of allocation points tried. */
+static long sweepscript (const char *key, const char *ref, int transient, long stride,
+                         int check) {
   long n, tried = 0;
   for (n = 0; ; n += stride) {
     Host h;
@@ -251,7 +389,7 @@ static long sweep (const char *ref, int transient, long stride) {
     h.budget = n;
     h.transient = transient;
     h.failed = 0;
-    status = run(L);
+    status = runscript(L, key);
     done = (h.failed == 0);
     tried++;
     if (status != LUA_OK) {
@@ -268,7 +406,8 @@ static long sweep (const char *ref, int transient, long stride) {
            transient ? "transient" : "persistent");
     lua_pop(L, 1);
     h.budget = -1;    /* the same state, with memory again, finishes with the right numbers */
-    if (run(L) != LUA_OK) FAIL("N=%ld: rerun failed: %s", n, lua_tostring(L, -1));
+    if (check) checkhealthy(L, key, n, transient);
+    if (runscript(L, key) != LUA_OK) FAIL("N=%ld: rerun failed: %s", n, lua_tostring(L, -1));
     else if (strcmp(lua_tostring(L, -1), ref) != 0) FAIL("N=%ld: rerun gave wrong numbers", n);
     lua_close(L);
     if (live != 0) {
@@ -277,9 +416,25 @@ static long sweep (const char *ref, int transient, long stride) {
     }
     if (done) break;
   }
-  printf("%s: %ld allocation points tried (stride %ld)\n",
+  printf("%s, %s: %ld allocation points tried (stride %ld)\n", key,
          transient ? "transient" : "persistent", tried, stride);
   return tried;
+}
+
+static long sweep (const char *ref, int transient, long stride) {
+  return sweepscript("script", ref, transient, stride, 0);
+}
+
+/* The entry points that call back into Lua (the reach script), each failure followed by
+   the healthy check. */
+static long sweep_reach (long stride) {
+  char *ref = referenceof("reach");
+  long points = 0;
+  if (ref == NULL) return 0;
+  points += sweepscript("reach", ref, 0, stride, 1);
+  points += sweepscript("reach", ref, 1, stride, 1);
+  free(ref);
+  return points;
 }
 
 /* Opening the module itself under every failure: each is "not enough memory", and a later
@@ -393,6 +548,7 @@ int main (int argc, char **argv) {
   points += sweep(ref, 0, stride);
   points += sweep(ref, 1, stride);
   points += sweep_open();
+  points += sweep_reach(stride);
   free(ref);
   printf("%ld allocation points in all, %d failed\n", points, failures);
   return failures != 0;

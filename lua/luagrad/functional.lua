@@ -14,6 +14,8 @@ local lg = core
 -- Loading touches only the base library (see init.lua).
 local error, ipairs, next, pcall, select, type = error, ipairs, next, pcall, select, type
 local rawget, tostring = rawget, tostring
+-- Tables are read raw, as the core reads every table it is given: metamethods are ignored
+-- (before 5.2, # on a table is raw already).
 local rawlen = rawlen or function (t) return #t end   -- luacheck: ignore 113
 
 local function format (...) return string.format(...) end
@@ -27,17 +29,32 @@ local function spread (t, i, j)
   if i <= j then return t[i], spread(t, i + 1, j) end
 end
 
--- How many transforms are running their function now: inside one, results are Values.
-local depth = 0
+-- The core's transform scopes: lg._transform(f, ...) runs f(...) one transform deeper,
+-- recorded even inside lg.no_grad (as torch.func's transforms are), and lg._transform()
+-- says how many transforms are running their function now: inside one, results are Values.
+-- The count is the core's scope stack, so a transform ends however its function does, also
+-- never (a coroutine suspended inside f and dropped, or closed on 5.4): an error or a lost
+-- coroutine cannot leave later transforms believing they are nested.
+local transform = lg._transform
+if _VERSION == "Lua 5.1" then   -- only Lua's pcall lets f yield here (LuaJIT): see init.lua
+  local count, scope = transform, lg._scope
+  local function leave (token, ok, ...)
+    token:close()
+    if not ok then error((...), 0) end
+    return ...
+  end
+  transform = function (...)
+    if select("#", ...) == 0 then return count() end
+    return leave(scope("transform"), pcall(...))
+  end
+end
 
--- f(...) one transform deeper, recorded even inside lg.no_grad (as torch.func's transforms
--- are); its results packed (r[1] is pcall's status, true). An error passes through unchanged.
+local function nested () return transform() > 0 end
+
+-- f(...) one transform deeper; its results packed (r[1] is true, as pcall's status was). An
+-- error passes through unchanged.
 local function deeper (f, ...)
-  depth = depth + 1
-  local r = pack(pcall(lg.enable_grad, f, ...))
-  depth = depth - 1
-  if not r[1] then error(r[2], 0) end
-  return r
+  return pack(true, transform(f, ...))
 end
 
 -- The argument trees (luagrad.tree): arrays and string-keyed tables whose leaves are
@@ -93,7 +110,7 @@ local function record (fn, f, args, argnums)
     end
     defs[j] = tree.flattento(args[a], flat, fn, "argument #" .. a)
   end
-  local graph, ins = depth > 0, {}
+  local graph, ins = nested(), {}
   for i, x in ipairs(flat) do
     if type(x) == "number" then ins[i] = lg.value(x)
     else
@@ -367,7 +384,7 @@ function lg.vjp (f, ...)
       error(format("luagrad.vjp: the cotangents (%d numbers in %d) must be shaped as the "
                    .. "results (%d numbers in %d)", #c, given, #outs, m), 2)
     end
-    local values = graph or depth > 0
+    local values = graph or nested()
     for _, x in ipairs(c) do
       if lg.type(x) == "value" then values = true end
     end

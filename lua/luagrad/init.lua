@@ -41,14 +41,16 @@ local function leave (token, ok, ...)
   return ...
 end
 
--- lg.no_grad and lg.enable_grad: with no argument the core's token (closed by token:close()
--- or, on 5.4, as a to-be-closed variable); with a function (or anything with __call), fn(...)
--- inside the scope, which ends however fn does. The core opens the scope only if fn can be
--- called. Lua's pcall, unlike one from C, lets fn yield on 5.2+ and LuaJIT.
-local function scoped (name, open)
+-- lg.no_grad(f, ...) and lg.enable_grad(f, ...) are the core's: f runs under a pcall of its
+-- own, which closes the scope however f ends, and from 5.2 on lets it yield. On 5.1 and
+-- LuaJIT a C function cannot let f yield where Lua's pcall can (LuaJIT), so there the
+-- function forms are made here from the core's lg._scope (which opens the scope only if f
+-- can be called). A scope whose token is collected while open (a coroutine suspended in it
+-- and dropped) ends then.
+local function scoped (name, open, kind)
   return function (...)
     if select("#", ...) == 0 then return open() end
-    local token = open((...))
+    local token = lg._scope(kind, (...))
     if not token then
       error(format("luagrad.%s: bad argument #1 (function expected, got %s)", name,
                    typename((...))), 2)
@@ -56,8 +58,10 @@ local function scoped (name, open)
     return leave(token, pcall(...))
   end
 end
-lg.no_grad = scoped("no_grad", lg.no_grad)
-lg.enable_grad = scoped("enable_grad", lg.enable_grad)
+if _VERSION == "Lua 5.1" then
+  lg.no_grad = scoped("no_grad", lg.no_grad, "no_grad")
+  lg.enable_grad = scoped("enable_grad", lg.enable_grad, "enable_grad")
+end
 
 -- f's value (a number) at the numbers xs, with input i (if any) moved by d
 local function evaluate (f, xs, i, d)

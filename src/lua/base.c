@@ -178,7 +178,8 @@ void lgL_checkoptions (lua_State *L, int t, const char *fn, const char *const *n
 
 int lgL_optboolean (lua_State *L, int t, const char *field, const char *fn) {
   int b;
-  lua_getfield(L, t, field);
+  lua_pushstring(L, field);   /* raw, as lgL_checkoptions walks the table */
+  lua_rawget(L, t < 0 ? t - 1 : t);
   if (!lua_isnil(L, -1) && !lua_isboolean(L, -1)) lgL_opterror(L, fn, field, "boolean", 0, -1);
   b = lua_toboolean(L, -1);
   lua_pop(L, 1);

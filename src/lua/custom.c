@@ -267,9 +267,12 @@ static int mod_custom (lua_State *L) {
   if (lua_type(L, 1) != LUA_TTABLE) lgL_argerror(L, "custom", 1, "table");
   lgL_checkoptions(L, 1, "custom", names);
   lua_settop(L, 1);
-  lua_getfield(L, 1, "forward");
-  lua_getfield(L, 1, "backward");
-  lua_getfield(L, 1, "name");
+  lua_pushliteral(L, "forward");   /* raw, as lgL_checkoptions walks it */
+  lua_rawget(L, 1);
+  lua_pushliteral(L, "backward");
+  lua_rawget(L, 1);
+  lua_pushliteral(L, "name");
+  lua_rawget(L, 1);
   if (lua_type(L, 2) != LUA_TFUNCTION) lgL_fielderror(L, "custom", "forward", "function", 2);
   if (lua_type(L, 3) != LUA_TFUNCTION) lgL_fielderror(L, "custom", "backward", "function", 3);
   if (!lua_isnil(L, 4)) {

@@ -420,17 +420,31 @@ static void sweepgraph (lua_State *L, const Graph *G, int adj, const char *fn) {
 ** Arguments: one Value or number, or an array of them
 ** =================================================================== */
 
-/* Makes the argument at arg an array (a lone Value, or number if numbers, goes into a new
-   one, put in its place); returns whether it was one already. */
-static int aslist (lua_State *L, int arg, const char *fn, int numbers) {
-  if (lua_type(L, arg) == LUA_TTABLE) return 1;
-  if (lgL_tovalue(L, arg) == NULL && !(numbers && lua_type(L, arg) == LUA_TNUMBER))
-    lgL_argerror(L, fn, arg, "value or table");
-  lua_createtable(L, 1, 0);
-  lua_pushvalue(L, arg);
-  lua_rawseti(L, -2, 1);
+/* Puts in place of the argument at arg an array the call owns: a raw copy of the array
+   given, or a new one holding a lone Value (or number if numbers); returns whether it was an
+   array. The copy anchors every Value the call reads for as long as it runs: a callback
+   (a custom function's backward, a finalizer) may empty or refill the caller's array, but
+   never this one. Arrays are read raw, as everywhere in luagrad: metamethods are ignored. */
+static int ownlist (lua_State *L, int arg, const char *fn, int numbers) {
+  int waslist = lua_type(L, arg) == LUA_TTABLE;
+  if (waslist) {
+    lua_Integer i, n = (lua_Integer)lua_rawlen(L, arg);
+    if (n > INT32_MAX / 2) luaL_error(L, "luagrad.%s: list too long", fn);
+    lua_createtable(L, (int)n, 0);
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, arg, (int)i);
+      lua_rawseti(L, -2, (int)i);
+    }
+  }
+  else {
+    if (lgL_tovalue(L, arg) == NULL && !(numbers && lua_type(L, arg) == LUA_TNUMBER))
+      lgL_argerror(L, fn, arg, "value or table");
+    lua_createtable(L, 1, 0);
+    lua_pushvalue(L, arg);
+    lua_rawseti(L, -2, 1);
+  }
   lua_replace(L, arg);
-  return 0;
+  return waslist;
 }
 
 /* Checks that element i of the list at arg is a Value (or, if numbers, a number). */
@@ -453,7 +467,7 @@ static lua_Integer checklist (lua_State *L, int arg, const char *fn, int numbers
 static int seedlist (lua_State *L, int opt, lua_Integer n, const char *fn, const char *field) {
   lua_Integer i;
   int values = 0;
-  if (opt == 0 || (lua_getfield(L, opt, field), lua_isnil(L, -1))) {
+  if (opt == 0 || (lua_pushstring(L, field), lua_rawget(L, opt), lua_isnil(L, -1))) {
     if (opt != 0) lua_pop(L, 1);
     lua_createtable(L, (int)n, 0);
     for (i = 1; i <= n; i++) {
@@ -467,6 +481,7 @@ static int seedlist (lua_State *L, int opt, lua_Integer n, const char *fn, const
     lua_insert(L, -2);
     lua_rawseti(L, -2, 1);
   }
+  else ownlist(L, lua_gettop(L), fn, 1);   /* a copy, as the lists are */
   if ((lua_Integer)lua_rawlen(L, -1) != n)
     luaL_error(L, "luagrad.%s: bad option '%s' (%d expected, got %d)", fn, field, (int)n,
                (int)lua_rawlen(L, -1));
@@ -581,8 +596,8 @@ static int prepare (lua_State *L, const char *fn, const char *field, int perinpu
   int waslist, values;
   lua_settop(L, 3);
   if (!lua_isnil(L, 3) && lua_type(L, 3) != LUA_TTABLE) lgL_argerror(L, fn, 3, "table");
-  aslist(L, 1, fn, 1);
-  waslist = aslist(L, 2, fn, 0);
+  ownlist(L, 1, fn, 1);
+  waslist = ownlist(L, 2, fn, 0);
   *m = checklist(L, 1, fn, 1);
   *n = checklist(L, 2, fn, 0);
   if (!lua_isnil(L, 3)) {
@@ -732,7 +747,7 @@ static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_
                         lua_Integer n) {
   lg_Value **roots = scratch(L, m, n), **in = roots + m;
   double *tin = (double *)(in + n), *tout = tin + n;
-  lua_Integer i, nroots = gather(L, outs, 0, m, roots, NULL);   /* numbers: tangent 0 */
+  lua_Integer i, k, nroots = gather(L, outs, 0, m, roots, NULL);   /* numbers: tangent 0 */
   lg_Work *W;
   void *saved;
   int err;
@@ -741,9 +756,9 @@ static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_
   err = lgI_jvp(W, in, tin, (size_t)n, roots, (size_t)nroots, tout);
   lgL_endsweep(L, W, saved);
   if (err != LG_OK) lgL_coreerror(L, err, W);
-  for (i = 1, nroots = 0; i <= m; i++) {
+  for (i = 1, k = 0; i <= m; i++) {   /* outs is the call's own copy: as gathered */
     lua_rawgeti(L, outs, (int)i);
-    lua_pushnumber(L, lgL_tovalue(L, -1) ? (lua_Number)tout[nroots++] : 0);
+    lua_pushnumber(L, lgL_tovalue(L, -1) && k < nroots ? (lua_Number)tout[k++] : 0);
     lua_rawseti(L, res, (int)i);
     lua_pop(L, 1);
   }

@@ -123,13 +123,34 @@ static int value_tostring (lua_State *L) {
   return 1;
 }
 
+/* Whether x[0] < x[1] (or <=) as Lua compares the data with the operand at 2 (v[0] a Value,
+   so v.data < n and v < n agree): from 5.3 on, an integer operand is compared exactly, as
+   Lua compares a float with an integer, never through a double it may not fit in. */
+static int lessthan (lua_State *L, lg_Value *const *v, const double *x, int orequal) {
+#if LUA_VERSION_NUM >= 503
+  if ((v[0] == NULL && lua_isinteger(L, 1)) || (v[1] == NULL && lua_isinteger(L, 2))) {
+    int result, i;
+    for (i = 0; i < 2; i++) {
+      if (v[i] != NULL) lua_pushnumber(L, (lua_Number)x[i]);
+      else lua_pushvalue(L, i + 1);
+    }
+    result = lua_compare(L, -2, -1, orequal ? LUA_OPLE : LUA_OPLT);   /* two numbers */
+    lua_pop(L, 2);
+    return result;
+  }
+#else
+  (void)L; (void)v;
+#endif
+  return orequal ? x[0] <= x[1] : x[0] < x[1];
+}
+
 /* a < b and a <= b compare data; a Value against a Value or a number */
 static int compare (lua_State *L, const char *opname, int orequal) {
   lg_Value *v[2];
   double x[2];
   int result, bad;
   if ((bad = lgL_operands(L, lgL_fastwork(L), 2, v, x)) != 0) lgL_operror(L, opname, bad);
-  result = orequal ? x[0] <= x[1] : x[0] < x[1];
+  result = lessthan(L, v, x, orequal);
   if (lgL_getwork(L)->recording) lgL_addguard(L, orequal ? LGI_GLE : LGI_GLT, 1, 2, result);
   lua_pushboolean(L, result);
   return 1;
@@ -156,7 +177,8 @@ static int value_backward (lua_State *L) {
     static const char *const names[] = {"seed", "create_graph", NULL};
     lgL_checkoptions(L, 2, "backward", names);
     if (lgL_optboolean(L, 2, "create_graph", "backward")) return lgL_backwardgraph(L);
-    lua_getfield(L, 2, "seed");
+    lua_pushliteral(L, "seed");   /* raw, as every table luagrad reads */
+    lua_rawget(L, 2);
     if (!lua_isnil(L, -1)) {
       if (lua_type(L, -1) != LUA_TNUMBER)
         luaL_error(L, "luagrad.backward: bad seed (number expected, got %s; a value seed "
