@@ -405,10 +405,11 @@ check("host calls and sweeps through them survive finalizers that change what th
   for round = 1, 200 do
     for _ = 1, 5 do setmetatable({}, {__gc = spoil}) end
     local r, t = lg.value(2), lg.value(0.5)
-    outs[1], outs[2] = lg.polar(r, t)
-    outs[3] = lg.steep(r) * round
-    ins[1], ins[2] = r, t
-    local g = lg.gradients({ outs[1], outs[2], outs[3] }, { r, t })
+    local p, q = lg.polar(r, t)
+    local s = lg.steep(r) * round
+    outs[1], outs[2], outs[3] = p, q, s   -- what the finalizers spoil; the call gets locals,
+    ins[1], ins[2] = r, t                 -- since a table constructor may itself run them
+    local g = lg.gradients({ p, q, s }, { r, t })
     near(g[1], math.cos(0.5) + math.sin(0.5) + 12 * round, 1e-14)
     near(g[2], 2 * (math.cos(0.5) - math.sin(0.5)), 1e-14)
     local tg = lg.tangents({ lg.polar(r, t) }, { r, t }, { tangents = { 1, 0 } })
