@@ -280,6 +280,26 @@ describe("lg.compile and numbers that reach Lua while it records", function ()
     end
   end)
 
+  it("leaves the grads of leaves only its guards read as eager backward does", function ()
+    local pe, pc = lg.value(-0.25), lg.value(-0.25)
+    local function maker (p)
+      return function (x)
+        local t = p + p.grad            -- p.grad is a Value from the second call on
+        local y = t * lg.tanh(t)
+        y:backward{create_graph = true}
+        if p < K(0) then return x * 2 end  -- p is compared, and the result does not use it
+        return x * 3
+      end
+    end
+    local fe, fg = maker(pe), lg.compile(maker(pc))
+    for _, x in ipairs({0, 0.75, 2}) do
+      assert.are.same(eager(fe, x), {fg(x)})
+      assert.are.equal("value", lg.type(pe.grad))
+      assert.are.equal("value", lg.type(pc.grad))
+      assert.are.equal(pe.grad.data, pc.grad.data)
+    end
+  end)
+
   it("recomputes a custom function's forward in the replay", function ()
     local calls = 0
     local sq = lg.custom{name = "sq",

@@ -25,7 +25,15 @@ typedef struct Compiled {
   unsigned stamp;  /* changes whenever a call may have written into T or replaced it */
   int running;     /* a replay is under way (a custom function's callback may call c again) */
   int once;        /* the recording saw what no guard can check: record on every call */
+  uint32_t nreach; /* T.ext[0 .. nreach-1] feed the result; the rest only guards */
 } Compiled;
+
+/* A grad that a backward replay must leave as it was: an external leaf that only guards
+   read is no ancestor of the result, and eager backward never touches it. */
+typedef struct Kept {
+  double grad;
+  uint8_t flags;
+} Kept;
 
 #define MAXDEPTH 64   /* nesting of argument tables */
 
@@ -173,10 +181,13 @@ static void flaginputs (lua_State *L, int inputs, int on) {
 
 /* Flattens the recording (result at res, input leaves at inputs, guards at guards) into T,
    which nothing else owns yet. Every Lua allocation comes before the tape's block, so that
-   once this returns no error can leak it; on an error T has no block. */
-static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards) {
+   once this returns no error can leak it; on an error T has no block. The external leaves
+   that feed the result come first in T->ext (*nreach of them): a replay reads them all in
+   any order, but only those gain grads, as in eager mode. */
+static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
+                     uint32_t *nreach) {
   lg_Work *W = lgL_usework(L);
-  uint32_t i, nin = (uint32_t)lua_rawlen(L, inputs), ng = (uint32_t)lua_rawlen(L, guards) / 4;
+  uint32_t i, k, nin = (uint32_t)lua_rawlen(L, inputs), ng = (uint32_t)lua_rawlen(L, guards) / 4;
   lg_Value **roots = (lg_Value **)lgC_newuserdatauv(L, (2 * ng + 1) * sizeof(lg_Value *), 0);
   size_t nroots = 1;
   int err;
@@ -215,6 +226,25 @@ static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards) 
     lua_pop(L, 4);
   }
   lgI_tapeend(W);
+  *nreach = T->nexternal;
+  if (nroots > 1 && T->nexternal > 0) {  /* the guards' Values may reach other leaves */
+    if ((err = lgI_toposort(W, roots[0])) != LG_OK) {
+      lgI_tapefree(T);
+      lgL_coreerror(L, err, W);
+    }
+    for (i = k = 0; i < T->nexternal; i++) {
+      if (T->ext[i]->flags & LGI_MARKED) {
+        lg_Value *v = T->ext[i];
+        uint32_t x = T->extidx[i];
+        T->ext[i] = T->ext[k];
+        T->extidx[i] = T->extidx[k];
+        T->ext[k] = v;
+        T->extidx[k++] = x;
+      }
+    }
+    lgI_unmark(W);
+    *nreach = k;
+  }
   lua_pop(L, 1);  /* roots */
 }
 
@@ -233,7 +263,7 @@ static int setguards (lua_State *L) {
 static void record (lua_State *L, Compiled *c) {
   lg_Work *W = lgL_getwork(L);
   int i, nargs = lua_gettop(L) - 1, inputs, shape, guards, status, once;
-  uint32_t k, nshape;
+  uint32_t k, nshape, nreach;
   int32_t *s;
   lg_Tape T;
   lua_createtable(L, 0, 0);
@@ -282,13 +312,14 @@ static void record (lua_State *L, Compiled *c) {
   lua_getfield(L, guards, "once");
   once = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  flatten(L, &T, lua_gettop(L) - 2, inputs, guards);
+  flatten(L, &T, lua_gettop(L) - 2, inputs, guards, &nreach);
   /* the commit: nothing below allocates or raises */
   lgC_setiuservalue(L, 1, 3);
   lgC_setiuservalue(L, 1, 2);
   lgI_tapefree(&c->T);
   c->T = T;
   c->once = once;
+  c->nreach = nreach;
   c->stamp++;
   c->recordings++;
   lua_settop(L, nargs + 1);
@@ -339,7 +370,9 @@ static void forward (lua_State *L, Compiled *c, int nargs) {
 /* fg(x1, ..., xn) -> value, d/dx1, ..., d/dxn */
 static int compiled_call (lua_State *L) {
   Compiled *c = checkcompiled(L);
-  int i, nargs = lua_gettop(L) - 1, shape;
+  int i, nargs = lua_gettop(L) - 1, res;
+  uint32_t k, nkept;
+  Kept *kept;
   Walk w;
   if (c->running)
     luaL_error(L, "luagrad.compiled: called from inside its own replay (a custom function's "
@@ -351,20 +384,32 @@ static int compiled_call (lua_State *L) {
     unsigned stamp;
     lua_settop(L, nargs + 1);
     forward(L, c, nargs);
-    shape = lua_gettop(L);
     stamp = c->stamp;
-    w.shape = (const int32_t *)lua_touserdata(L, shape) + 1;
+    w.shape = (const int32_t *)lua_touserdata(L, -1) + 1;
     w.nshape = (uint32_t)w.shape[-1];
     w.pos = 0;
+    nkept = c->T.nexternal - c->nreach;
+    kept = (Kept *)lua_newuserdata(L, nkept * sizeof(Kept) + 1);
+    res = lua_gettop(L) + 1;
     lua_pushnumber(L, 0);  /* the value's place */
     for (i = 0; i < nargs; i++) pushcontainer(L, &w);
     if (c->stamp == stamp) break;  /* else a finalizer used c meanwhile: its numbers */
   }
-  replay(L, c, 1);  /* no allocation from here on */
+  for (k = 0; k < nkept; k++) {  /* no allocation from here on */
+    const lg_Value *v = c->T.ext[c->nreach + k];
+    kept[k].grad = v->grad;
+    kept[k].flags = v->flags & LGI_GRADVALUE;
+  }
+  replay(L, c, 1);  /* a host function's error comes before any grad changes */
+  for (k = 0; k < nkept; k++) {
+    lg_Value *v = c->T.ext[c->nreach + k];
+    v->grad = kept[k].grad;
+    v->flags |= kept[k].flags;
+  }
   lua_pushnumber(L, (lua_Number)c->T.val[c->T.out]);
-  lua_replace(L, shape + 1);
+  lua_replace(L, res);
   w.pos = w.input = 0;
-  for (i = 0; i < nargs; i++) fillgrads(L, shape + 2 + i, &w);
+  for (i = 0; i < nargs; i++) fillgrads(L, res + 1 + i, &w);
   return nargs + 1;
 }
 
