@@ -332,3 +332,21 @@ describe("lg.compile and numbers that reach Lua while it records", function ()
     assert.are.same({3 * 5 * 3, 15}, {outer(3)})
   end)
 end)
+
+describe("lg.tangents in numbers with its outputs list changed by a callback", function ()
+  it("gives the tangents of the outputs it was given, every one set", function ()
+    local armed, outs = false, nil
+    local function change ()
+      if armed then outs[2] = lg.value(5); outs[3] = lg.value(6) end
+    end
+    local f = lg.custom{name = "f",
+      forward = function (u) change(); return 2 * u end,
+      backward = function (g) change(); return 2 * g end}
+    local x = lg.value(3)
+    outs = {f(x), 7}
+    armed = true
+    local t = lg.tangents(outs, {x}, {tangents = {1}})
+    assert.are.equal("value", lg.type(outs[2]))   -- the callback ran during the sweep
+    assert.are.same({2, 0}, t)
+  end)
+end)

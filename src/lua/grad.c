@@ -725,14 +725,23 @@ static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_
   int err;
   if (lgL_getwork(L)->recording) lgL_unguarded(L);   /* numbers no guard checks */
   gather(L, ins, tans, n, in, tin);
+  for (i = 1; i <= m; i++) {  /* which outputs were Values, before callbacks can change outs */
+    lua_rawgeti(L, outs, (int)i);
+    if (lgL_tovalue(L, -1) != NULL) lua_pushboolean(L, 1);
+    else lua_pushnumber(L, 0);
+    lua_rawseti(L, res, (int)i);
+    lua_pop(L, 1);
+  }
   W = lgL_beginsweep(L, &saved);
   err = lgI_jvp(W, in, tin, (size_t)n, roots, (size_t)nroots, tout);
   lgL_endsweep(L, W, saved);
   if (err != LG_OK) lgL_coreerror(L, err, W);
-  for (i = 1, nroots = 0; i <= m; i++) {
-    lua_rawgeti(L, outs, (int)i);
-    lua_pushnumber(L, lgL_tovalue(L, -1) ? (lua_Number)tout[nroots++] : 0);
-    lua_rawseti(L, res, (int)i);
+  for (i = 1, nroots = 0; i <= m; i++) {  /* into the slots res has: no allocation */
+    lua_rawgeti(L, res, (int)i);
+    if (lua_isboolean(L, -1)) {
+      lua_pushnumber(L, (lua_Number)tout[nroots++]);
+      lua_rawseti(L, res, (int)i);
+    }
     lua_pop(L, 1);
   }
 }
