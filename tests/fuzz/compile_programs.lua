@@ -111,8 +111,8 @@ local STATEMENTS = {
   end,
   function (t)
     local a = V()
-    return ("local %s\n  do local y = %s * %s; y:backward{create_graph = true}; %s = %s * %s.grad end")
-      :format(t, a, simple(), t, V(), a)
+    return ("local %s\n  do local y = %s * %s; y:backward{create_graph = true}; "
+            .. "%s = %s * %s.grad end"):format(t, a, simple(), t, V(), a)
   end,
   function (t)
     local a = V()
@@ -130,7 +130,9 @@ local STATEMENTS = {
   end,
   function (t) return ("local %s = H.cube(%s) + H.pick(%s, %s)"):format(t, V(), V(), V()) end,
   function (t) return ("local %s = %s * H.cube(%s.data)"):format(t, V(), V()) end,
-  function (t) return ("local %s = lg.stop_gradient(%s) * %s + %s:detach()"):format(t, V(), V(), V()) end,
+  function (t)
+    return ("local %s = lg.stop_gradient(%s) * %s + %s:detach()"):format(t, V(), V(), V())
+  end,
   function (t)
     return ("local %s = lg.no_grad(function () return %s end) * %s"):format(t, simple(), V())
   end,
@@ -153,8 +155,9 @@ local outs = {}
 for i = 1, choose(3) do outs[i] = vals[#vals - (byte() % math.min(#vals, 4))] end
 local params = {}
 for i = 1, nargs do params[i] = "x" .. i end
-local source = ("return function (lg, P, H)\nreturn function (%s)\n%s\n  return lg.sum({%s}) + x1 * 0\nend\nend\n")
-  :format(table.concat(params, ", "), table.concat(lines, "\n"), table.concat(outs, ", "))
+local source = ("return function (lg, P, H)\nreturn function (%s)\n%s\n"
+                .. "  return lg.sum({%s}) + x1 * 0\nend\nend\n"):format(table.concat(params, ", "),
+                table.concat(lines, "\n"), table.concat(outs, ", "))
 
 -- ---- helpers each copy gets its own of ---------------------------------------------
 
