@@ -335,7 +335,7 @@ end)
 
 describe("lg.tangents in numbers with its outputs list changed by a callback", function ()
   it("gives the tangents of the outputs it was given, every one set", function ()
-    local armed, outs = false, nil
+    local armed, outs = false
     local function change ()
       if armed then outs[2] = lg.value(5); outs[3] = lg.value(6) end
     end

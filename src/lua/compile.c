@@ -179,6 +179,29 @@ static void flaginputs (lua_State *L, int inputs, int on) {
   }
 }
 
+/* Puts the external leaves of T that out depends on first in T->ext and returns how many
+   (a replay reads them all, in any order). On an error T is freed. */
+static uint32_t reachfirst (lua_State *L, lg_Tape *T, lg_Work *W, lg_Value *out) {
+  uint32_t i, k;
+  int err = lgI_toposort(W, out);
+  if (err != LG_OK) {
+    lgI_tapefree(T);
+    lgL_coreerror(L, err, W);
+  }
+  for (i = k = 0; i < T->nexternal; i++) {
+    if (T->ext[i]->flags & LGI_MARKED) {
+      lg_Value *v = T->ext[i];
+      uint32_t x = T->extidx[i];
+      T->ext[i] = T->ext[k];
+      T->extidx[i] = T->extidx[k];
+      T->ext[k] = v;
+      T->extidx[k++] = x;
+    }
+  }
+  lgI_unmark(W);
+  return k;
+}
+
 /* Flattens the recording (result at res, input leaves at inputs, guards at guards) into T,
    which nothing else owns yet. Every Lua allocation comes before the tape's block, so that
    once this returns no error can leak it; on an error T has no block. The external leaves
@@ -187,7 +210,7 @@ static void flaginputs (lua_State *L, int inputs, int on) {
 static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
                      uint32_t *nreach) {
   lg_Work *W = lgL_usework(L);
-  uint32_t i, k, nin = (uint32_t)lua_rawlen(L, inputs), ng = (uint32_t)lua_rawlen(L, guards) / 4;
+  uint32_t i, nin = (uint32_t)lua_rawlen(L, inputs), ng = (uint32_t)lua_rawlen(L, guards) / 4;
   lg_Value **roots = (lg_Value **)lgC_newuserdatauv(L, (2 * ng + 1) * sizeof(lg_Value *), 0);
   size_t nroots = 1;
   int err;
@@ -227,24 +250,7 @@ static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
   }
   lgI_tapeend(W);
   *nreach = T->nexternal;
-  if (nroots > 1 && T->nexternal > 0) {  /* the guards' Values may reach other leaves */
-    if ((err = lgI_toposort(W, roots[0])) != LG_OK) {
-      lgI_tapefree(T);
-      lgL_coreerror(L, err, W);
-    }
-    for (i = k = 0; i < T->nexternal; i++) {
-      if (T->ext[i]->flags & LGI_MARKED) {
-        lg_Value *v = T->ext[i];
-        uint32_t x = T->extidx[i];
-        T->ext[i] = T->ext[k];
-        T->extidx[i] = T->extidx[k];
-        T->ext[k] = v;
-        T->extidx[k++] = x;
-      }
-    }
-    lgI_unmark(W);
-    *nreach = k;
-  }
+  if (nroots > 1 && T->nexternal > 0) *nreach = reachfirst(L, T, W, roots[0]);
   lua_pop(L, 1);  /* roots */
 }
 
@@ -255,28 +261,12 @@ static int setguards (lua_State *L) {
   return 0;
 }
 
-/* Runs f on fresh leaves for the arguments at 2..top, recording guards, and makes the
-   tape. f runs with recording on whatever scope fg was called in (fg returns numbers: an
-   outer no_grad has nothing to stop), as torch.func.grad ignores an outer no_grad.
-   Everything new (tape, anchors, shape) is made aside and installed in c only when all of
-   it exists: an error on the way (out of memory too) leaves c as it was. */
-static void record (lua_State *L, Compiled *c) {
+/* Calls f (at guards + 3, above setguards and the outer recording's guard list, with nargs
+   leaves above it) in a recording into the guard list at guards; leaves its result. The
+   scope and the registry's guard list are restored however f ends. */
+static void runf (lua_State *L, int guards, int nargs) {
   lg_Work *W = lgL_getwork(L);
-  int i, nargs = lua_gettop(L) - 1, inputs, shape, guards, status, once;
-  uint32_t k, nshape, nreach;
-  int32_t *s;
-  lg_Tape T;
-  lua_createtable(L, 0, 0);
-  inputs = lua_gettop(L);
-  lua_createtable(L, 0, 0);
-  shape = lua_gettop(L);
-  lua_createtable(L, 0, 0);
-  guards = lua_gettop(L);
-  luaL_checkstack(L, nargs + 8, "too many arguments");
-  lua_pushcfunction(L, setguards);                   /* guards + 1 */
-  lua_getfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);    /* guards + 2: an outer recording's */
-  lgC_getiuservalue(L, 1, 1);  /* f */
-  for (i = 2; i <= nargs + 1; i++) makeleaves(L, i, i, inputs, shape, 0);
+  int status;
   lgL_openscope(L, 1);         /* the first change of state: a scope, at guards + 3 */
   lua_insert(L, guards + 3);
   lua_pushvalue(L, guards + 1);
@@ -295,20 +285,48 @@ static void record (lua_State *L, Compiled *c) {
   if (lgL_tovalue(L, -1) == NULL)
     luaL_error(L, "luagrad.compile: the function must return a value, got %s",
                luaL_typename(L, -1));
+}
+
+/* Pushes the shape in the table at shape as user value 3's userdata: length, entries. */
+static void pushshape (lua_State *L, int shape) {
+  uint32_t k, n = (uint32_t)lua_rawlen(L, shape);
+  int32_t *s = (int32_t *)lgC_newuserdatauv(L, ((size_t)n + 1) * sizeof(int32_t), 0);
+  s[0] = (int32_t)n;
+  for (k = 0; k < n; k++) {
+    lua_rawgeti(L, shape, (lua_Integer)k + 1);
+    s[k + 1] = (int32_t)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+}
+
+/* Runs f on fresh leaves for the arguments at 2..top, recording guards, and makes the
+   tape. f runs with recording on whatever scope fg was called in (fg returns numbers: an
+   outer no_grad has nothing to stop), as torch.func.grad ignores an outer no_grad.
+   Everything new (tape, anchors, shape) is made aside and installed in c only when all of
+   it exists: an error on the way (out of memory too) leaves c as it was. */
+static void record (lua_State *L, Compiled *c) {
+  int i, nargs = lua_gettop(L) - 1, inputs, shape, guards, once;
+  uint32_t nreach;
+  lg_Tape T;
+  lua_createtable(L, 0, 0);
+  inputs = lua_gettop(L);
+  lua_createtable(L, 0, 0);
+  shape = lua_gettop(L);
+  lua_createtable(L, 0, 0);
+  guards = lua_gettop(L);
+  luaL_checkstack(L, nargs + 8, "too many arguments");
+  lua_pushcfunction(L, setguards);                   /* guards + 1 */
+  lua_getfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);    /* guards + 2: an outer recording's */
+  lgC_getiuservalue(L, 1, 1);  /* f */
+  for (i = 2; i <= nargs + 1; i++) makeleaves(L, i, i, inputs, shape, 0);
+  runf(L, guards, nargs);
   /* what will be installed, all made before the tape's block */
   lua_createtable(L, 2, 0);  /* the anchors: the result and the guards' Values */
   lua_pushvalue(L, -2);
   lua_rawseti(L, -2, 1);
   lua_pushvalue(L, guards);
   lua_rawseti(L, -2, 2);
-  nshape = (uint32_t)lua_rawlen(L, shape);
-  s = (int32_t *)lgC_newuserdatauv(L, ((size_t)nshape + 1) * sizeof(int32_t), 0);
-  s[0] = (int32_t)nshape;
-  for (k = 0; k < nshape; k++) {
-    lua_rawgeti(L, shape, (lua_Integer)k + 1);
-    s[k + 1] = (int32_t)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-  }
+  pushshape(L, shape);
   lua_getfield(L, guards, "once");
   once = lua_toboolean(L, -1);
   lua_pop(L, 1);
