@@ -242,3 +242,19 @@ describe("lg.compile errors", function ()
     assert.are.equal("luagrad.Compiled", getmetatable(lg.compile(print)))
   end)
 end)
+
+describe("lg.compile of derivatives inside the function", function ()
+  -- The derivative of abs is built from ops that must not branch on the data they were
+  -- built at: recorded at 2, replayed at -1, it must be eager mode's -1 * sign(-1) = 1.
+  it("replays lg.grad(lg.abs) at the other sign as eager mode computes it",
+     function ()
+    local function f (x) return lg.grad(lg.abs)(x) * x end
+    local fg = lg.compile(f)
+    assert.are.same({2, 1}, {fg(2)})
+    local x = lg.value(-1)
+    local y = f(x)
+    y:backward()
+    assert.are.same({1, -1}, {y.data, x.grad})
+    assert.are.same({y.data, x.grad}, {fg(-1)})
+  end)
+end)

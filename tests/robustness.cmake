@@ -7,6 +7,8 @@
 #  valgrind-c-alloc    the same under valgrind, every 23rd N (valgrind is ~30x slower)
 #  asan-<spec>         every busted spec against an ASan + UBSan build of the module
 #  fuzz-corpus         the committed fuzz corpus, replayed through an ASan + UBSan build
+#  fuzz-compile-corpus the differential fuzzer of lg.compile (eager against compiled) over
+#                      its committed corpus, likewise
 # The sanitizer builds use this project's compiler (gcc's libasan, or clang's runtime): the
 # module is loaded into the uninstrumented lua5.4, so the runtime is preloaded.
 
@@ -98,6 +100,18 @@ sanitized(fuzz_replay)
 target_link_libraries(fuzz_replay PRIVATE ${LUA_LIBRARIES} m)
 add_test(NAME fuzz-corpus COMMAND fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus)
 set_tests_properties(fuzz-corpus PROPERTIES ENVIRONMENT "${SAN_ENV}")
+
+# the differential fuzz target of lg.compile, likewise, every op included (the derivatives of
+# relu, abs, max, min and pow are built with masks: the same under replays)
+add_executable(fuzz_compile_replay fuzz/fuzz_compile.c fuzz/replay.c ${SAN_SOURCES})
+sanitized(fuzz_compile_replay)
+target_compile_definitions(fuzz_compile_replay PRIVATE
+  "LUAGRAD_FUZZ_PROGRAMS=\"${CMAKE_CURRENT_SOURCE_DIR}/fuzz/compile_programs.lua\"")
+target_link_libraries(fuzz_compile_replay PRIVATE ${LUA_LIBRARIES} m)
+add_test(NAME fuzz-compile-corpus COMMAND fuzz_compile_replay
+         ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus_compile)
+set_tests_properties(fuzz-compile-corpus PROPERTIES
+  ENVIRONMENT "${SAN_ENV};LUAGRAD_FUZZ_MASKS=1;LUAGRAD_FUZZ_STATS=1")
 
 # every spec file against the sanitized module (the #slow ones included)
 if(BUSTED AND LUA54)

@@ -536,6 +536,165 @@ static void test_close (void) {
   live = 0;
 }
 
+/* {==================================================================
+** lg.compile: recording, recording again, replay, a recording for one call only, and one
+** compiled function inside another's recording. The compiled functions live in the state
+** across runs (the global S), so that the run after a failure finds whatever the failure
+** left and must still give the reference numbers.
+** =================================================================== */
+
+static const char *compile_script =
+  "local lg, check = ...\n"
+  "local unpack = table.unpack or unpack\n"
+  "local out = {}\n"
+  "local function rec (...)\n"
+  "  for i = 1, select('#', ...) do\n"
+  "    local v = select(i, ...)\n"
+  "    if type(v) == 'table' then rec(unpack(v))\n"
+  "    elseif type(v) == 'number' then out[#out + 1] = ('%.17g'):format(v)\n"
+  "    else out[#out + 1] = tostring(v) end\n"
+  "  end\n"
+  "end\n"
+  "S = S or {}\n"
+  "S.p = S.p or lg.value(0.5)\n"
+  "S.p.grad = 0\n"
+  "S.sq = S.sq or lg.custom{name = 'sq', forward = function (u) return u * u end,\n"
+  "  backward = function (g, u) return 2 * u * g end}\n"
+  "S.fg = S.fg or lg.compile(function (xs, y)\n"
+  "  local s = y * y.data + S.sq(xs[1]) * S.p\n"
+  "  for i = 1, #xs do s = s + lg.tanh(xs[i] * y) end\n"
+  "  if s > 0 then s = s * 2 end\n"
+  "  return s\n"
+  "end)\n"
+  "S.once = S.once or lg.compile(function (x)\n"
+  "  local y = x * x; y:backward(); return x * x.grad + #tostring(x)\n"
+  "end)\n"
+  "S.inner = S.inner or lg.compile(function (x) return x * S.p end)\n"
+  "S.outer = S.outer or lg.compile(function (x) return x * S.inner(x.data) end)\n"
+  "local fg = S.fg\n"
+  "rec(fg({0.5, -1}, 2))\n"            /* recorded, or replayed */
+  "rec(fg({0.5, -1}, 2))\n"
+  "rec(fg({0.25, 1, 0.125}, 3))\n"     /* another shape: recorded again */
+  "rec(fg({0.5, -1}, 2))\n"
+  "rec(fg({0.75, -1}, 2))\n"           /* replayed for new numbers */
+  "rec(S.once(3)) rec(S.once(4))\n"
+  "rec(S.outer(3)) rec(S.outer(5))\n"
+  "rec(S.p.grad)\n"
+  /* after a failure, the state works: no recording left on, no guard list, no scope open
+     (only then: a failure inside lg.grad itself is another test's) */
+  "if check then\n"
+  "  rec(debug.getregistry()['luagrad.guards'], lg.is_grad_enabled())\n"
+  "  local a = lg.value(2); local b = a < lg.value(3); (a * a):backward()\n"
+  "  rec(b, a.grad, lg.grad(function (u) return u * u end)(3))\n"
+  "end\n"
+  "return table.concat(out, '\\n')\n";
+
+/* Runs the compile script, with the checks of the state at its end or without. */
+static int run_compile (lua_State *L, int check) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "compile_script");
+  lua_getfield(L, LUA_REGISTRYINDEX, "lg");
+  lua_pushboolean(L, check);
+  return lua_pcall(L, 2, 1, 0);
+}
+
+static char *copytop (lua_State *L) {
+  char *s = (char *)malloc(strlen(lua_tostring(L, -1)) + 1);
+  strcpy(s, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return s;
+}
+
+static lua_State *newstate_compile (Host *h) {
+  lua_State *L = newstate(h);
+  if (L != NULL && luaL_loadstring(L, compile_script) != LUA_OK) {
+    FAIL("compile script: %s", lua_tostring(L, -1));
+    lua_close(L);
+    return NULL;
+  }
+  if (L != NULL) lua_setfield(L, LUA_REGISTRYINDEX, "compile_script");
+  return L;
+}
+
+/* Fails the Nth allocation of the compile script for every N (persistent, then transient);
+   returns the number of points tried. */
+static long sweep_compile (long stride) {
+  Host h0 = {-1, 0, 0, 0};
+  lua_State *L = newstate_compile(&h0);
+  char *ref, *full;   /* the output without the checks, and with them */
+  long n, tried = 0;
+  int transient;
+  if (L == NULL) return 0;
+  if (run_compile(L, 0) != LUA_OK || (ref = copytop(L)) == NULL || run_compile(L, 1) != LUA_OK) {
+    FAIL("compile reference: %s", lua_tostring(L, -1));
+    lua_close(L);
+    return 0;
+  }
+  full = copytop(L);
+  lua_close(L);
+  if (strncmp(ref, "7.845133151759895\n", 18) != 0) FAIL("compile reference: %.40s", ref);
+  for (transient = 0; transient <= 1; transient++) {
+    for (n = 0; ; n += stride) {
+      Host h;
+      int status, done;
+      if ((L = newstate_compile(&h)) == NULL) break;
+      if (run_compile(L, 0) != LUA_OK) FAIL("compile N=%ld: first run failed", n);  /* records */
+      lua_pop(L, 1);
+      h.budget = n;
+      h.transient = transient;
+      h.failed = 0;
+      status = run_compile(L, 0);
+      done = (h.failed == 0);
+      tried++;
+      if (status != LUA_OK && strcmp(lua_tostring(L, -1), "not enough memory") != 0)
+        FAIL("compile N=%ld: error '%s', expected 'not enough memory'", n, lua_tostring(L, -1));
+      else if (status == LUA_OK && strcmp(lua_tostring(L, -1), ref) != 0)
+        FAIL("compile N=%ld: wrong numbers", n);
+      lua_pop(L, 1);
+      h.budget = -1;
+      if (run_compile(L, 1) != LUA_OK)
+        FAIL("compile N=%ld: rerun failed: %s", n, lua_tostring(L, -1));
+      else if (strcmp(lua_tostring(L, -1), full) != 0)
+        FAIL("compile N=%ld: rerun gave wrong numbers", n);
+      lua_close(L);
+      if (live != 0) {
+        FAIL("compile N=%ld: %zu bytes left allocated after lua_close", n, live);
+        live = 0;
+      }
+      if (done) break;
+    }
+  }
+  /* the first run of all (the first recordings) under every failure too */
+  for (n = 0; ; n += stride) {
+    Host h;
+    int status;
+    if ((L = newstate_compile(&h)) == NULL) break;
+    h.budget = n;
+    h.failed = 0;
+    status = run_compile(L, 0);
+    tried++;
+    if (status != LUA_OK && strcmp(lua_tostring(L, -1), "not enough memory") != 0)
+      FAIL("compile first N=%ld: error '%s'", n, lua_tostring(L, -1));
+    else if (status == LUA_OK && strcmp(lua_tostring(L, -1), ref) != 0)
+      FAIL("compile first N=%ld: wrong numbers", n);
+    lua_pop(L, 1);
+    h.budget = -1;
+    if (run_compile(L, 1) != LUA_OK || strcmp(lua_tostring(L, -1), full) != 0)
+      FAIL("compile first N=%ld: rerun gave wrong numbers", n);
+    lua_close(L);
+    if (live != 0) {
+      FAIL("compile first N=%ld: %zu bytes left allocated after lua_close", n, live);
+      live = 0;
+    }
+    if (h.failed == 0) break;
+  }
+  printf("lg.compile: %ld allocation points tried (stride %ld)\n", tried, stride);
+  free(ref);
+  free(full);
+  return tried;
+}
+
+/* }================================================================== */
+
 int main (int argc, char **argv) {
   long stride = (argc > 1) ? atol(argv[1]) : 1, points = 0;
   char *ref;
@@ -549,6 +708,7 @@ int main (int argc, char **argv) {
   points += sweep(ref, 1, stride);
   points += sweep_open();
   points += sweep_reach(stride);
+  points += sweep_compile(stride);
   free(ref);
   printf("%ld allocation points in all, %d failed\n", points, failures);
   return failures != 0;

@@ -150,13 +150,14 @@ static double guardoperand (const lg_Tape *T, int32_t idx, double k) {
   return (idx >= 0) ? T->val[idx] : k;
 }
 
-/* Does guard g still hold? NaN data compares equal to NaN: what Lua saw is what it sees. */
+/* Does guard g still hold? Data holds when Lua could tell no difference: the same number
+   with the same sign (1 / x tells 0 from -0), or NaN for NaN. */
 static int holds (const lg_Tape *T, const lg_Guard *g) {
   double a = guardoperand(T, g->a, g->ka), b = guardoperand(T, g->b, g->kb);
   switch (g->kind) {
     case LGI_GLT: return (a < b) == g->expect;
     case LGI_GLE: return (a <= b) == g->expect;
-    default: return a == g->ka || (a != a && g->ka != g->ka);
+    default: return (a == g->ka && !signbit(a) == !signbit(g->ka)) || (a != a && g->ka != g->ka);
   }
 }
 

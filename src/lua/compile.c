@@ -2,6 +2,13 @@
 ** compile.c: lg.compile in Lua. A compiled function records its function's graph
 ** once, on fresh leaves, with guards for what Lua saw; then replays the tape in C for new
 ** numbers (graph/tape.c), recording again when a guard breaks or the arguments change shape.
+**
+** Lua code may run at many points of a call: f while recording, a custom function's
+** callbacks during a replay, a finalizer at any allocation. It may change the argument
+** tables, call the compiled function again, or record it anew. So nothing read from a
+** table or from the tape is trusted across such a point: the results are shaped from the
+** recorded shape (a userdata held on the stack), a new recording is built aside and
+** installed only whole, and a stamp tells whether another call used the tape meanwhile.
 */
 #include <string.h>
 
@@ -9,14 +16,24 @@
 
 /* A compiled function: its tape and how often it recorded. User values: 1 the function,
    2 what keeps the last recording's graph alive (the tape points into it: external leaves),
-   3 the shape of the arguments it was recorded for (a userdata of int32: -1 for a number,
-   else a table's length, followed by its elements'). */
+   3 the shape of the arguments it was recorded for (a userdata of int32: its length n, then
+   n entries in preorder: -1 for a number, else a table's length, followed by its
+   elements'). */
 typedef struct Compiled {
   lg_Tape T;
   lua_Integer recordings;
-  uint32_t nshape;
-  int running;  /* a replay is under way (a custom function's callback may call c again) */
+  unsigned stamp;  /* changes whenever a call may have written into T or replaced it */
+  int running;     /* a replay is under way (a custom function's callback may call c again) */
+  int once;        /* the recording saw what no guard can check: record on every call */
+  uint32_t nreach; /* T.ext[0 .. nreach-1] feed the result; the rest only guards */
 } Compiled;
+
+/* A grad that a backward replay must leave as it was: an external leaf that only guards
+   read is no ancestor of the result, and eager backward never touches it. */
+typedef struct Kept {
+  double grad;
+  uint8_t flags;
+} Kept;
 
 #define MAXDEPTH 64   /* nesting of argument tables */
 
@@ -30,13 +47,13 @@ static int badcompiledarg (lua_State *L, int arg, int idx) {
 }
 
 /* Leaves for argument idx (a number, or nested arrays of numbers), pushed; each leaf is
-   flagged LGI_INPUT and appended to the table at inputs, its shape to the table at shape. */
+   appended to the table at inputs, its shape to the table at shape. A finalizer may change
+   the table meanwhile: the shape is what this walk saw, and the leaves follow it. */
 static void makeleaves (lua_State *L, int idx, int arg, int inputs, int shape, int depth) {
   idx = lua_absindex(L, idx);
   luaL_checkstack(L, 4, "argument tables nested too deeply");
   if (lua_type(L, idx) == LUA_TNUMBER) {
-    lg_Value *v = lgL_newleaf(L, (double)lua_tonumber(L, idx));
-    v->flags |= LGI_INPUT;
+    lgL_newleaf(L, (double)lua_tonumber(L, idx));
     lua_pushvalue(L, -1);
     lua_rawseti(L, inputs, (lua_Integer)lua_rawlen(L, inputs) + 1);
     lua_pushinteger(L, -1);
@@ -62,15 +79,15 @@ static void makeleaves (lua_State *L, int idx, int arg, int inputs, int shape, i
 
 typedef struct Walk {
   Compiled *c;
-  const int32_t *shape;
-  uint32_t pos, input;
+  const int32_t *shape;   /* the recorded shape's entries (after its length) */
+  uint32_t nshape, pos, input;
 } Walk;
 
 /* Puts the numbers of argument idx into the tape's inputs; 0 if its shape differs from the
-   recorded one (then the caller records again). */
+   recorded one (then the caller records again). Runs no Lua code and allocates nothing. */
 static int gather (lua_State *L, int idx, int arg, Walk *w, int depth) {
   idx = lua_absindex(L, idx);
-  if (w->pos >= w->c->nshape) return 0;
+  if (w->pos >= w->nshape) return 0;
   if (lua_type(L, idx) == LUA_TNUMBER) {
     int32_t t;
     if (w->shape[w->pos++] != -1) return 0;
@@ -94,22 +111,48 @@ static int gather (lua_State *L, int idx, int arg, Walk *w, int depth) {
   return badcompiledarg(L, arg, idx);
 }
 
-/* Pushes the gradient of argument idx, shaped like it, from the tape's adjoints. */
-static void pushgrads (lua_State *L, int idx, Walk *w, int depth) {
-  idx = lua_absindex(L, idx);
+/* Pushes the container of one argument's gradient, from the recorded shape alone: 0 for a
+   number, else a table of that length holding its elements' containers. Allocates (so
+   finalizers may run); fillgrads puts the numbers in later. */
+static void pushcontainer (lua_State *L, Walk *w) {
+  int32_t len = w->shape[w->pos++];
   luaL_checkstack(L, 3, "argument tables nested too deeply");
-  if (lua_type(L, idx) == LUA_TNUMBER) {
-    int32_t t = w->c->T.input[w->input++];
-    lua_pushnumber(L, (lua_Number)(t >= 0 ? w->c->T.adj[t] : 0.0));
-  }
+  if (len < 0) lua_pushnumber(L, 0);
   else {
-    lua_Integer i, len = (lua_Integer)lua_rawlen(L, idx);
+    int32_t i;
     lua_createtable(L, (int)len, 0);
     for (i = 1; i <= len; i++) {
+      pushcontainer(L, w);
+      lua_rawseti(L, -2, i);
+    }
+  }
+}
+
+/* Fills the container at idx (or, for a number, replaces it) with the tape's adjoints.
+   Writes numbers into array slots the tables already have: no allocation, no Lua code. */
+static void fillgrads (lua_State *L, int idx, Walk *w) {
+  int32_t len = w->shape[w->pos++];
+  idx = lua_absindex(L, idx);
+  if (len < 0) {
+    int32_t t = w->c->T.input[w->input++];
+    lua_pushnumber(L, (lua_Number)(t >= 0 ? w->c->T.adj[t] : 0.0));
+    lua_replace(L, idx);
+  }
+  else {
+    int32_t i;
+    for (i = 1; i <= len; i++) {
       lua_rawgeti(L, idx, i);
-      pushgrads(L, -1, w, depth + 1);
-      lua_rawseti(L, -3, i);
-      lua_pop(L, 1);
+      if (lua_type(L, -1) == LUA_TNUMBER) {
+        int32_t t = w->c->T.input[w->input++];
+        w->pos++;
+        lua_pop(L, 1);
+        lua_pushnumber(L, (lua_Number)(t >= 0 ? w->c->T.adj[t] : 0.0));
+        lua_rawseti(L, idx, i);
+      }
+      else {
+        fillgrads(L, -1, w);
+        lua_pop(L, 1);
+      }
     }
   }
 }
@@ -121,14 +164,54 @@ static int32_t guardoperand (lua_State *L, int i, double *k) {
   return v ? lgI_tapeindex(v) : -1;
 }
 
-/* Flattens the recording (result at res, input leaves at inputs, guards at guards) into a
-   new tape for c; the old one goes only once the new one is complete. */
-static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards) {
+/* Sets or clears LGI_INPUT on the leaves in the table at inputs: set only while the tape is
+   made, so that no other recording (a nested one) takes them for its own inputs. */
+static void flaginputs (lua_State *L, int inputs, int on) {
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, inputs);
+  for (i = 1; i <= n; i++) {
+    lg_Value *v;
+    lua_rawgeti(L, inputs, i);
+    v = lgL_tovalue(L, -1);
+    if (on) v->flags |= LGI_INPUT;
+    else v->flags &= (uint8_t)~LGI_INPUT;
+    lua_pop(L, 1);
+  }
+}
+
+/* Puts the external leaves of T that out depends on first in T->ext and returns how many
+   (a replay reads them all, in any order). On an error T is freed. */
+static uint32_t reachfirst (lua_State *L, lg_Tape *T, lg_Work *W, lg_Value *out) {
+  uint32_t i, k;
+  int err = lgI_toposort(W, out);
+  if (err != LG_OK) {
+    lgI_tapefree(T);
+    lgL_coreerror(L, err, W);
+  }
+  for (i = k = 0; i < T->nexternal; i++) {
+    if (T->ext[i]->flags & LGI_MARKED) {
+      lg_Value *v = T->ext[i];
+      uint32_t x = T->extidx[i];
+      T->ext[i] = T->ext[k];
+      T->extidx[i] = T->extidx[k];
+      T->ext[k] = v;
+      T->extidx[k++] = x;
+    }
+  }
+  lgI_unmark(W);
+  return k;
+}
+
+/* Flattens the recording (result at res, input leaves at inputs, guards at guards) into T,
+   which nothing else owns yet. Every Lua allocation comes before the tape's block, so that
+   once this returns no error can leak it; on an error T has no block. The external leaves
+   that feed the result come first in T->ext (*nreach of them): a replay reads them all in
+   any order, but only those gain grads, as in eager mode. */
+static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
+                     uint32_t *nreach) {
   lg_Work *W = lgL_usework(L);
   uint32_t i, nin = (uint32_t)lua_rawlen(L, inputs), ng = (uint32_t)lua_rawlen(L, guards) / 4;
   lg_Value **roots = (lg_Value **)lgC_newuserdatauv(L, (2 * ng + 1) * sizeof(lg_Value *), 0);
   size_t nroots = 1;
-  lg_Tape T;
   int err;
   roots[0] = lgL_tovalue(L, res);
   for (i = 0; i < 2 * ng; i++) {  /* each guard's operands that are Values */
@@ -136,21 +219,22 @@ static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards)
     if (lgL_tovalue(L, -1) != NULL) roots[nroots++] = lgL_tovalue(L, -1);
     lua_pop(L, 1);
   }
-  if ((err = lgI_toposortn(W, roots, nroots)) != LG_OK) lgL_coreerror(L, err, W);
-  memset(&T, 0, sizeof(T));
-  T.allocf = W->allocf;
-  T.ud = W->ud;
   luaL_checkstack(L, 4, NULL);
-  err = lgI_tapebegin(&T, W, roots[0], nin, ng);
-  for (i = 1; i <= nin; i++) {  /* no Lua error may come until the tape has its owner */
+  if ((err = lgI_toposortn(W, roots, nroots)) != LG_OK) lgL_coreerror(L, err, W);
+  memset(T, 0, sizeof(*T));
+  T->allocf = W->allocf;
+  T->ud = W->ud;
+  flaginputs(L, inputs, 1);
+  err = lgI_tapebegin(T, W, roots[0], nin, ng);
+  flaginputs(L, inputs, 0);
+  if (err != LG_OK) lgL_memerror(L);
+  for (i = 1; i <= nin; i++) {
     lua_rawgeti(L, inputs, i);
-    lgL_tovalue(L, -1)->flags &= (uint8_t)~LGI_INPUT;
-    if (err == LG_OK) T.input[i - 1] = lgI_tapeindex(lgL_tovalue(L, -1));
+    T->input[i - 1] = lgI_tapeindex(lgL_tovalue(L, -1));
     lua_pop(L, 1);
   }
-  if (err != LG_OK) lgL_memerror(L);
   for (i = 0; i < ng; i++) {
-    lg_Guard *g = &T.guard[i];
+    lg_Guard *g = &T->guard[i];
     lua_Integer base = 4 * (lua_Integer)i;
     lua_rawgeti(L, guards, base + 1);
     lua_rawgeti(L, guards, base + 2);
@@ -164,61 +248,96 @@ static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards)
     lua_pop(L, 4);
   }
   lgI_tapeend(W);
-  lgI_tapefree(&c->T);
-  c->T = T;
+  *nreach = T->nexternal;
+  if (nroots > 1 && T->nexternal > 0) *nreach = reachfirst(L, T, W, roots[0]);
   lua_pop(L, 1);  /* roots */
 }
 
-/* Runs f on fresh leaves for the arguments at 2..top, recording guards, and makes the
-   tape. Leaves the anchors and shape as user values of c (at index 1). f runs with
-   recording on whatever scope fg was called in (fg returns numbers: an outer no_grad has
-   nothing to stop), as torch.func.grad ignores an outer no_grad. */
-static void record (lua_State *L, Compiled *c) {
+/* Makes the value on top (popped) the guard list of the recording under way: protected,
+   as the registry may need room for the key. */
+static int setguards (lua_State *L) {
+  lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
+  return 0;
+}
+
+/* Calls f (at guards + 3, above setguards and the outer recording's guard list, with nargs
+   leaves above it) in a recording into the guard list at guards; leaves its result. The
+   scope and the registry's guard list are restored however f ends. */
+static void runf (lua_State *L, int guards, int nargs) {
   lg_Work *W = lgL_getwork(L);
-  int i, nargs = lua_gettop(L) - 1, inputs, shape, guards, status;
+  int status;
+  lgL_openscope(L, 1);         /* the first change of state: a scope, at guards + 3 */
+  lua_insert(L, guards + 3);
+  lua_pushvalue(L, guards + 1);
+  lua_pushvalue(L, guards);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    lgL_closescope(L, guards + 3);
+    lua_error(L);
+  }
+  W->recording++;
+  status = lua_pcall(L, nargs, 1, 0);
+  W->recording--;
+  lgL_closescope(L, guards + 3);
+  lua_pushvalue(L, guards + 2);  /* the key is there: restoring it allocates nothing */
+  lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
+  if (status != LUA_OK) lua_error(L);
+  if (lgL_tovalue(L, -1) == NULL)
+    luaL_error(L, "luagrad.compile: the function must return a value, got %s",
+               luaL_typename(L, -1));
+}
+
+/* Pushes the shape in the table at shape as user value 3's userdata: length, entries. */
+static void pushshape (lua_State *L, int shape) {
+  uint32_t k, n = (uint32_t)lua_rawlen(L, shape);
+  int32_t *s = (int32_t *)lgC_newuserdatauv(L, ((size_t)n + 1) * sizeof(int32_t), 0);
+  s[0] = (int32_t)n;
+  for (k = 0; k < n; k++) {
+    lua_rawgeti(L, shape, (lua_Integer)k + 1);
+    s[k + 1] = (int32_t)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+}
+
+/* Runs f on fresh leaves for the arguments at 2..top, recording guards, and makes the
+   tape. f runs with recording on whatever scope fg was called in (fg returns numbers: an
+   outer no_grad has nothing to stop), as torch.func.grad ignores an outer no_grad.
+   Everything new (tape, anchors, shape) is made aside and installed in c only when all of
+   it exists: an error on the way (out of memory too) leaves c as it was. */
+static void record (lua_State *L, Compiled *c) {
+  int i, nargs = lua_gettop(L) - 1, inputs, shape, guards, once;
+  uint32_t nreach;
+  lg_Tape T;
   lua_createtable(L, 0, 0);
   inputs = lua_gettop(L);
   lua_createtable(L, 0, 0);
   shape = lua_gettop(L);
   lua_createtable(L, 0, 0);
   guards = lua_gettop(L);
+  luaL_checkstack(L, nargs + 8, "too many arguments");
+  lua_pushcfunction(L, setguards);                   /* guards + 1 */
+  lua_getfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);    /* guards + 2: an outer recording's */
   lgC_getiuservalue(L, 1, 1);  /* f */
-  luaL_checkstack(L, nargs + 4, "too many arguments");
   for (i = 2; i <= nargs + 1; i++) makeleaves(L, i, i, inputs, shape, 0);
-  lgL_openscope(L, 1);  /* at guards + 2 once the outer guards are below it */
-  lua_insert(L, guards + 1);
-  lua_getfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);  /* an outer recording's, restored below */
-  lua_insert(L, guards + 1);
-  lua_pushvalue(L, guards);
-  lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
-  W->recording++;
-  status = lua_pcall(L, nargs, 1, 0);
-  W->recording--;
-  lgL_closescope(L, guards + 2);
-  lua_pushvalue(L, guards + 1);
-  lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
-  if (status != LUA_OK) lua_error(L);
-  if (lgL_tovalue(L, -1) == NULL)
-    luaL_error(L, "luagrad.compile: the function must return a value, got %s",
-               luaL_typename(L, -1));
-  flatten(L, c, lua_gettop(L), inputs, guards);
+  runf(L, guards, nargs);
+  /* what will be installed, all made before the tape's block */
   lua_createtable(L, 2, 0);  /* the anchors: the result and the guards' Values */
   lua_pushvalue(L, -2);
   lua_rawseti(L, -2, 1);
   lua_pushvalue(L, guards);
   lua_rawseti(L, -2, 2);
+  pushshape(L, shape);
+  lua_getfield(L, guards, "once");
+  once = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  flatten(L, &T, lua_gettop(L) - 2, inputs, guards, &nreach);
+  /* the commit: nothing below allocates or raises */
+  lgC_setiuservalue(L, 1, 3);
   lgC_setiuservalue(L, 1, 2);
-  c->nshape = (uint32_t)lua_rawlen(L, shape);
-  {
-    int32_t *s = (int32_t *)lgC_newuserdatauv(L, (c->nshape + 1) * sizeof(int32_t), 0);
-    uint32_t k;
-    for (k = 0; k < c->nshape; k++) {
-      lua_rawgeti(L, shape, (lua_Integer)k + 1);
-      s[k] = (int32_t)lua_tointeger(L, -1);
-      lua_pop(L, 1);
-    }
-    lgC_setiuservalue(L, 1, 3);
-  }
+  lgI_tapefree(&c->T);
+  c->T = T;
+  c->once = once;
+  c->nreach = nreach;
+  c->stamp++;
   c->recordings++;
   lua_settop(L, nargs + 1);
 }
@@ -230,6 +349,7 @@ static int replay (lua_State *L, Compiled *c, int backward) {
   lg_Work *W = lgL_beginsweep(L, &saved);
   int err;
   c->running = 1;
+  c->stamp++;
   err = backward ? lgI_tapebackward(&c->T, W) : lgI_tapeforward(&c->T, W);
   c->running = 0;
   lgL_endsweep(L, W, saved);
@@ -237,23 +357,23 @@ static int replay (lua_State *L, Compiled *c, int backward) {
   return err;
 }
 
-/* fg(x1, ..., xn) -> value, d/dx1, ..., d/dxn */
-static int compiled_call (lua_State *L) {
-  Compiled *c = checkcompiled(L);
-  int i, nargs = lua_gettop(L) - 1, err = LGI_EGUARD;
-  Walk w;
-  if (c->running)
-    luaL_error(L, "luagrad.compiled: called from inside its own replay (a custom function's "
-                  "callback)");
-  w.c = c;
-  w.pos = w.input = 0;
-  if (c->T.block != NULL) {
+/* Makes c's tape hold f's values for the arguments at 2..nargs+1: a replay of the tape, or
+   a new recording when the shape differs, a guard breaks, or the last recording was for
+   its own call only. Pushes the shape the tape was made for. */
+static void forward (lua_State *L, Compiled *c, int nargs) {
+  int i, err = LGI_EGUARD;
+  c->stamp++;  /* T.val changes from here on */
+  if (c->T.block != NULL && !c->once) {
     int same = 1;
+    Walk w;
+    w.c = c;
+    w.pos = w.input = 0;
     lgC_getiuservalue(L, 1, 3);
-    w.shape = (const int32_t *)lua_touserdata(L, -1);
+    w.shape = (const int32_t *)lua_touserdata(L, -1) + 1;
+    w.nshape = (uint32_t)w.shape[-1];
     lua_pop(L, 1);  /* still anchored as user value 3 */
     for (i = 2; i <= nargs + 1 && same; i++) same = gather(L, i, i, &w, 0);
-    if (same && w.pos == c->nshape) err = replay(L, c, 0);
+    if (same && w.pos == w.nshape) err = replay(L, c, 0);
   }
   if (err != LG_OK) {
     record(L, c);
@@ -261,11 +381,52 @@ static int compiled_call (lua_State *L) {
       luaL_error(L, "luagrad.compiled: guards fail right after recording "
                     "(does the function depend on something besides its arguments?)");
   }
-  replay(L, c, 1);
-  luaL_checkstack(L, nargs + 2, "too many results");
+  lgC_getiuservalue(L, 1, 3);
+}
+
+/* fg(x1, ..., xn) -> value, d/dx1, ..., d/dxn */
+static int compiled_call (lua_State *L) {
+  Compiled *c = checkcompiled(L);
+  int i, nargs = lua_gettop(L) - 1, res;
+  uint32_t k, nkept;
+  Kept *kept;
+  Walk w;
+  if (c->running)
+    luaL_error(L, "luagrad.compiled: called from inside its own replay (a custom function's "
+                  "callback)");
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);  /* its numbers come from no guard */
+  luaL_checkstack(L, nargs + 4, "too many results");
+  w.c = c;
+  for (;;) {
+    unsigned stamp;
+    lua_settop(L, nargs + 1);
+    forward(L, c, nargs);
+    stamp = c->stamp;
+    w.shape = (const int32_t *)lua_touserdata(L, -1) + 1;
+    w.nshape = (uint32_t)w.shape[-1];
+    w.pos = 0;
+    nkept = c->T.nexternal - c->nreach;
+    kept = (Kept *)lua_newuserdata(L, nkept * sizeof(Kept) + 1);
+    res = lua_gettop(L) + 1;
+    lua_pushnumber(L, 0);  /* the value's place */
+    for (i = 0; i < nargs; i++) pushcontainer(L, &w);
+    if (c->stamp == stamp) break;  /* else a finalizer used c meanwhile: its numbers */
+  }
+  for (k = 0; k < nkept; k++) {  /* no allocation from here on */
+    const lg_Value *v = c->T.ext[c->nreach + k];
+    kept[k].grad = v->grad;
+    kept[k].flags = v->flags & LGI_GRADVALUE;
+  }
+  replay(L, c, 1);  /* a host function's error comes before any grad changes */
+  for (k = 0; k < nkept; k++) {
+    lg_Value *v = c->T.ext[c->nreach + k];
+    v->grad = kept[k].grad;
+    v->flags |= kept[k].flags;
+  }
   lua_pushnumber(L, (lua_Number)c->T.val[c->T.out]);
-  w.input = 0;
-  for (i = 2; i <= nargs + 1; i++) pushgrads(L, i, &w, 0);
+  lua_replace(L, res);
+  w.pos = w.input = 0;
+  for (i = 0; i < nargs; i++) fillgrads(L, res + 1 + i, &w);
   return nargs + 1;
 }
 
@@ -304,7 +465,6 @@ static int mod_compile (lua_State *L) {
   lgC_setiuservalue(L, -2, 1);
   return 1;
 }
-
 static const luaL_Reg compiled_meta[] = {
   {"__call", compiled_call},
   {"__index", compiled_index},

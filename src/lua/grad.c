@@ -547,6 +547,7 @@ static void gradnumbers (lua_State *L, int outs, int seeds, int ins, int res,
   lg_Work *W;
   void *saved;
   int err;
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);   /* numbers no guard checks */
   gather(L, ins, 0, n, in, NULL);
   W = lgL_beginsweep(L, &saved);
   err = lgI_gradients(W, roots, seed, (size_t)nroots, in, (size_t)n, got);
@@ -751,15 +752,25 @@ static void tannumbers (lua_State *L, int outs, int tans, int ins, int res, lua_
   lg_Work *W;
   void *saved;
   int err;
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);   /* numbers no guard checks */
   gather(L, ins, tans, n, in, tin);
+  for (i = 1; i <= m; i++) {  /* which outputs were Values, before callbacks can change outs */
+    lua_rawgeti(L, outs, (int)i);
+    if (lgL_tovalue(L, -1) != NULL) lua_pushboolean(L, 1);
+    else lua_pushnumber(L, 0);
+    lua_rawseti(L, res, (int)i);
+    lua_pop(L, 1);
+  }
   W = lgL_beginsweep(L, &saved);
   err = lgI_jvp(W, in, tin, (size_t)n, roots, (size_t)nroots, tout);
   lgL_endsweep(L, W, saved);
   if (err != LG_OK) lgL_coreerror(L, err, W);
-  for (i = 1, k = 0; i <= m; i++) {   /* outs is the call's own copy: as gathered */
-    lua_rawgeti(L, outs, (int)i);
-    lua_pushnumber(L, lgL_tovalue(L, -1) && k < nroots ? (lua_Number)tout[k++] : 0);
-    lua_rawseti(L, res, (int)i);
+  for (i = 1, k = 0; i <= m; i++) {  /* into the slots res has: no allocation */
+    lua_rawgeti(L, res, (int)i);
+    if (lua_isboolean(L, -1)) {   /* a Value's slot: its tangent (there are nroots) */
+      lua_pushnumber(L, k < nroots ? (lua_Number)tout[k++] : 0);
+      lua_rawseti(L, res, (int)i);
+    }
     lua_pop(L, 1);
   }
 }

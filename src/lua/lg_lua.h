@@ -145,6 +145,8 @@ LGI_FUNC lg_Value *lgL_unrecorded (lua_State *L, double y, int first, int last);
 LGI_FUNC void lgL_anomaly (lua_State *L, int node, const char *opname, const double *y, int ny);
 LGI_FUNC int lgL_nanerror (lua_State *L, lg_Work *W);
 LGI_FUNC void lgL_addguard (lua_State *L, int kind, int a, int b, int expect);
+/* Inside a recording: Lua saw a number that no guard can check; record on every call. */
+#define lgL_unguarded(L) lgL_addguard(L, LGI_GDATA, 0, 0, 0)
 
 /* ---- ops.c ------------------------------------------------------------------------ */
 /* Pushes op applied to the Values or numbers at ia and ib (ib unused for a unary op), or at

@@ -417,7 +417,9 @@ static const luaL_Reg mode_funcs[] = {
 ** =================================================================== */
 
 /* Records guard [kind, a, b or the data, expect] (stack indices a, b) in the recording's
-   guard list: four slots per guard. */
+   guard list: four slots per guard. With a = 0 (lgL_unguarded), Lua saw a number no guard
+   can check (a sweep's result, a grad, a text): the recording then serves only the call
+   that made it (its list's field once). */
 void lgL_addguard (lua_State *L, int kind, int a, int b, int expect) {
   int t;
   lua_Integer n;
@@ -426,6 +428,12 @@ void lgL_addguard (lua_State *L, int kind, int a, int b, int expect) {
     return;
   }
   t = lua_gettop(L);
+  if (a == 0) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, t, "once");
+    lua_pop(L, 1);
+    return;
+  }
   n = (lua_Integer)lua_rawlen(L, t);
   lua_pushinteger(L, kind);
   lua_rawseti(L, t, n + 1);

@@ -57,8 +57,12 @@ static int value_index (lua_State *L) {
   else if (strcmp(k, "grad") == 0) {
     if (v->flags & LGI_GRADVALUE) lgL_pushgradvalue(L, v, 1);   /* a Value (create_graph) */
     else lua_pushnumber(L, (lua_Number)v->grad);
+    if (lua_type(L, -1) == LUA_TNUMBER && lgL_getwork(L)->recording) lgL_unguarded(L);
   }
-  else if (strcmp(k, "label") == 0) pushlabel(L, v, 1);
+  else if (strcmp(k, "label") == 0) {
+    if (lgL_getwork(L)->recording) lgL_unguarded(L);
+    pushlabel(L, v, 1);
+  }
   else if (strcmp(k, "op") == 0) lua_pushstring(L, lgI_opname(v));
   else {
     lua_settop(L, 2);
@@ -76,6 +80,7 @@ static int badfield (lua_State *L, const char *field, const char *what) {
 static int value_newindex (lua_State *L) {
   lg_Value *v = lgL_checkvalue(L, 1, "__newindex");
   const char *k = (lua_type(L, 2) == LUA_TSTRING) ? lua_tostring(L, 2) : NULL;
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);   /* a change a replay would not make */
   if (k != NULL && strcmp(k, "data") == 0) {
     if (lua_type(L, 3) != LUA_TNUMBER) badfield(L, "data", "number");
     if (v->kind != LGI_KLEAF)
@@ -104,7 +109,7 @@ static int value_tostring (lua_State *L) {
   lg_Value *v = lgL_checkvalue(L, 1, "__tostring");
   char num[32];
   luaL_Buffer b;
-  if (lgL_getwork(L)->recording) lgL_addguard(L, LGI_GDATA, 1, 0, 1);
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);   /* the text shows the grad too */
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "Value(");
   pushlabel(L, v, 1);
@@ -173,6 +178,7 @@ static int value_backward (lua_State *L) {
   lg_Work *W;
   void *saved;
   int err;
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);   /* grads change: no replay would */
   if (lua_type(L, 2) == LUA_TTABLE) {
     static const char *const names[] = {"seed", "create_graph", NULL};
     lgL_checkoptions(L, 2, "backward", names);
@@ -197,6 +203,7 @@ static int value_backward (lua_State *L) {
 /* v:zero_grad() on a graph, lg.zero_grad(list) on each Value of an array */
 static int mod_zero_grad (lua_State *L) {
   lg_Value *v = lgL_tovalue(L, 1);
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);
   if (v != NULL) {
     lg_Work *W = lgL_usework(L);
     int err = lgI_zerograd(W, v);
@@ -245,6 +252,7 @@ static int mod_to_dot (lua_State *L) {
   Labels lb;
   lg_Buffer B;
   int err;
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);   /* its text shows data and grads */
   lua_settop(L, 1);
   /* buffers of its own: the text must survive until Lua has copied it, and a collection
      step may come first (LuaJIT's lua_pushlstring takes one) and run a finalizer that

@@ -1,10 +1,15 @@
 #!/bin/sh
-# make fuzz [FUZZ_SECONDS=60]: builds the libFuzzer target with clang (AddressSanitizer and
-# UBSan, float-cast-overflow included, every report fatal) and runs it for that long, from
-# the committed seeds in tests/fuzz/corpus. New inputs go to <build>/fuzz/corpus, and a
-# crashing input to <build>/fuzz/crash-*; replay one with <build>/fuzz/fuzz_luagrad FILE
-# (LUAGRAD_FUZZ_TRACE=1 prints the program it decodes to). Skips, with a message, where
-# clang or its libFuzzer runtime is missing (scripts/deps.sh installs both as root).
+# make fuzz [FUZZ_SECONDS=60]: builds the libFuzzer targets with clang (AddressSanitizer and
+# UBSan, float-cast-overflow included, every report fatal) and runs each for that long:
+#   fuzz_luagrad  programs of steps on the binding, from the seeds in tests/fuzz/corpus
+#   fuzz_compile  programs run eagerly and through lg.compile, which must agree (seeds in
+#                 tests/fuzz/corpus_compile; every op, those with data-dependent derivatives
+#                 included; FUZZ_MASKS=0 leaves relu, abs, max, min and pow out)
+# New inputs go to <build>/fuzz/corpus and <build>/fuzz/corpus_compile, and a crashing input
+# to <build>/fuzz/crash-* or <build>/fuzz/compile-crash-*; replay one with
+# <build>/fuzz/fuzz_luagrad FILE or <build>/fuzz/fuzz_compile FILE (LUAGRAD_FUZZ_TRACE=1
+# prints the program it decodes to). Skips, with a message, where clang or its libFuzzer
+# runtime is missing (scripts/deps.sh installs both as root).
 set -eu
 seconds=${1:-60}
 build=${2:-build}
@@ -15,7 +20,8 @@ if ! command -v clang >/dev/null 2>&1; then
   echo "make fuzz: skipped, clang is not installed (apt-get install clang libclang-rt-14-dev)"
   exit 0
 fi
-mkdir -p "$out/corpus"
+masks=${FUZZ_MASKS:-1}
+mkdir -p "$out/corpus" "$out/corpus_compile"
 printf 'int LLVMFuzzerTestOneInput (const char *d, unsigned long n) { (void)d; return (int)n * 0; }\n' \
   > "$out/probe.c"
 if ! clang -fsanitize=fuzzer,address,undefined -o "$out/probe" "$out/probe.c" 2>/dev/null; then
@@ -28,14 +34,17 @@ lua_libs=$(pkg-config --libs lua5.4 2>/dev/null || echo "-llua5.4")
 sources=$(ls "$root"/lua/luagrad/*.lua | paste -sd ';' -)
 cmake -DOUTPUT="$out/lg_embedded.c" "-DSOURCES=$sources" -DROOT="$root" \
       -P "$root/cmake/embed.cmake"
-# shellcheck disable=SC2086
-clang -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
-      -fsanitize=fuzzer,address,undefined,float-cast-overflow -fno-sanitize-recover=all \
-      -I"$root/include" -I"$root/src" $lua_cflags -o "$out/fuzz_luagrad" \
-      "$root/tests/fuzz/fuzz_luagrad.c" $(ls "$root"/src/core/*.c "$root"/src/graph/*.c "$root"/src/lua/*.c | grep -v noembed.c) \
-      "$out/lg_embedded.c" $lua_libs -lm
+srcs=$(ls "$root"/src/core/*.c "$root"/src/graph/*.c "$root"/src/lua/*.c | grep -v noembed.c)
+for target in fuzz_luagrad fuzz_compile; do
+  # shellcheck disable=SC2086
+  clang -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
+        -fsanitize=fuzzer,address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+        -I"$root/include" -I"$root/src" $lua_cflags \
+        -DLUAGRAD_FUZZ_PROGRAMS="\"$root/tests/fuzz/compile_programs.lua\"" \
+        -o "$out/$target" "$root/tests/fuzz/$target.c" $srcs "$out/lg_embedded.c" $lua_libs -lm
+done
 
-echo "fuzzing for ${seconds}s (corpus: $out/corpus and tests/fuzz/corpus)"
+echo "fuzzing the binding for ${seconds}s (corpus: $out/corpus and tests/fuzz/corpus)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   "$out/fuzz_luagrad" -max_total_time="$seconds" -max_len=1024 -timeout=20 \
   -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/" \
@@ -45,4 +54,19 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     exit 1
   }
 grep -E "^Done|stat::number_of_executed_units|stat::peak_rss_mb" "$out/log" || true
-echo "make fuzz: no crash, leak or undefined behaviour found"
+
+echo "fuzzing lg.compile against eager mode for ${seconds}s (corpus: $out/corpus_compile" \
+     "and tests/fuzz/corpus_compile; FUZZ_MASKS=$masks)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LUAGRAD_FUZZ_STATS=1 \
+  LUAGRAD_FUZZ_MASKS="$masks" \
+  "$out/fuzz_compile" -max_total_time="$seconds" -max_len=256 -timeout=20 \
+  -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/compile-" \
+  "$out/corpus_compile" "$root/tests/fuzz/corpus_compile" >"$out/compile-stats" \
+  2>"$out/compile-log" || {
+    tail -n 60 "$out/compile-log"
+    echo "make fuzz: FAILED; the input is in $out/ (compile-crash-*, compile-leak-*, ...)"
+    exit 1
+  }
+grep -E "^Done|stat::number_of_executed_units|stat::peak_rss_mb" "$out/compile-log" || true
+cat "$out/compile-stats"
+echo "make fuzz: no crash, leak, undefined behaviour or difference from eager mode found"
