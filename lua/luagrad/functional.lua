@@ -7,16 +7,21 @@
 -- the derivative itself (create_graph), so transforms nest to any order: lg.grad(lg.grad(f)).
 -- Each input is a fresh node (a leaf for a number, x + 0 for a Value), so that an inner
 -- transform differentiates with respect to its own inputs only, never an outer one's.
-local _, core = ...
+local _, core, loadpart = ...
 if type(core) ~= "table" then core = require("luagrad.core") end
 local lg = core
 
 -- Loading touches only the base library (see init.lua).
 local error, ipairs, pcall, select, type = error, ipairs, pcall, select, type
+local getmetatable, setmetatable = getmetatable, setmetatable
+local opengrad = lg.enable_grad   -- the core's: a token, or nothing for what cannot be called
 
 local function format (...) return string.format(...) end
 
 local function typename (x) return lg.type(x) or type(x) end
+
+-- "1 number", "2 numbers", "0 numbers"
+local function count (n, noun) return format(n == 1 and "%d %s" or "%d %ss", n, noun) end
 
 local function pack (...) return { n = select("#", ...), ... } end
 
@@ -28,14 +33,29 @@ end
 -- How many transforms are running their function now: inside one, results are Values.
 local depth = 0
 
+-- run(closer, f, ...): f(...), then closer:close() however f ends. On 5.4 a to-be-closed
+-- variable (luagrad.close): f's error keeps its traceback. Elsewhere Lua's pcall, and the
+-- error raised again unchanged (its message keeps the position where f failed).
+local run
+if _VERSION == "Lua 5.4" then
+  run = loadpart and loadpart("luagrad.close") or require("luagrad.close")
+else
+  local function leave (closer, ok, ...)
+    closer:close()
+    if not ok then error((...), 0) end
+    return ...
+  end
+  run = function (closer, f, ...) return leave(closer, pcall(f, ...)) end
+end
+
+local function shallower () depth = depth - 1 end
+local unnest = setmetatable({}, { __close = shallower, __index = { close = shallower } })
+
 -- f(...) one transform deeper, recorded even inside lg.no_grad (as torch.func's transforms
--- are); its results packed (r[1] is pcall's status, true). An error passes through unchanged.
+-- are); its results packed, from index 2 (r[1] is true). An error passes through unchanged.
 local function deeper (f, ...)
   depth = depth + 1
-  local r = pack(pcall(lg.enable_grad, f, ...))
-  depth = depth - 1
-  if not r[1] then error(r[2], 0) end
-  return r
+  return pack(true, run(unnest, lg.enable_grad, f, ...))
 end
 
 local MAXNEST = 64
@@ -78,12 +98,33 @@ local function numbers (flat)
   return t
 end
 
+-- Whether f can be called: a function, or a table or userdata with __call (a compiled
+-- function's metatable is locked, so the core looks: it opens a scope only for a callable).
+local function callable (f)
+  if type(f) == "function" then return true end
+  local token = opengrad(f)
+  if token then token:close() end
+  return token ~= nil
+end
+
 local function checkfunction (f, fn)
-  if type(f) ~= "function" and not (lg.type(f) == nil and type(f) == "table"
-                                      and getmetatable(f) and getmetatable(f).__call) then
+  if not callable(f) then
     error(format("luagrad.%s: bad argument #1 (function expected, got %s)", fn,
                  typename(f)), 3)
   end
+end
+
+-- A compiled function (lg.compile) returns its value and then its gradients itself: given
+-- numbers outside any transform, lg.grad and lg.value_and_grad take them from it, replayed
+-- in C. Given Values, it raises its own error (it takes numbers only).
+local function compiled (f, ...)
+  if type(f) ~= "userdata" or getmetatable(f) ~= "luagrad.Compiled" or depth > 0 then
+    return nil
+  end
+  for i = 1, select("#", ...) do
+    if lg.type((select(i, ...))) then return nil end
+  end
+  return pack(f(...))
 end
 
 --[[
@@ -123,6 +164,8 @@ shaped like it: dx, dy = lg.grad(f)(x, y).
 function lg.grad (f)
   checkfunction(f, "grad")
   return function (...)
+    local c = compiled(f, ...)
+    if c then return spread(c, 2, c.n) end
     local r, ins, shapes, graph = record("grad", f, pack(...))
     local y = scalar(r[2], "grad")
     return unflattenall(shapes, lg.gradients(y, ins, { create_graph = graph }))
@@ -133,6 +176,8 @@ end
 function lg.value_and_grad (f)
   checkfunction(f, "value_and_grad")
   return function (...)
+    local c = compiled(f, ...)
+    if c then return spread(c, 1, c.n) end
     local r, ins, shapes, graph = record("value_and_grad", f, pack(...))
     local y = scalar(r[2], "value_and_grad")
     local g = lg.gradients(y, ins, { create_graph = graph })
@@ -233,8 +278,9 @@ function lg.jvp (f, primals, tangents)
   local t = {}
   for i = 1, #tangents do flatten(tangents[i], t, "jvp", "tangent") end
   if #t ~= #ins or #tangents ~= #primals then
-    error(format("luagrad.jvp: tangents (%d numbers in %d arguments) must be shaped as "
-                 .. "primals (%d numbers in %d arguments)", #t, #tangents, #ins, #primals), 2)
+    error(format("luagrad.jvp: tangents (%s in %s) must be shaped as primals (%s in %s)",
+                 count(#t, "number"), count(#tangents, "argument"), count(#ins, "number"),
+                 count(#primals, "argument")), 2)
   end
   for _, x in ipairs(t) do
     if lg.type(x) == "value" then graph = true end
@@ -260,8 +306,8 @@ function lg.vjp (f, ...)
     local c = {}
     local cshape = flatten(cotangent, c, "vjp", "cotangent")
     if #c ~= #outs or (shape == true) ~= (cshape == true) then
-      error(format("luagrad.vjp: the cotangent (%d numbers) must be shaped as the result "
-                   .. "(%d numbers)", #c, #outs), 2)
+      error(format("luagrad.vjp: the cotangent (%s) must be shaped as the result (%s)",
+                   count(#c, "number"), count(#outs, "number")), 2)
     end
     local values = graph or depth > 0
     for _, x in ipairs(c) do

@@ -16,7 +16,7 @@ end
 part("luagrad.functional")
 -- Loading touches only the base library: hosts may open luagrad in a state without math,
 -- string or table. What gradcheck needs of them it looks up when it runs.
-local error, ipairs, pcall, select, type = error, ipairs, pcall, select, type
+local error, ipairs, pcall, select, tonumber, type = error, ipairs, pcall, select, tonumber, type
 
 local function abs (x) return x < 0 and -x or x end
 
@@ -33,18 +33,26 @@ local function typename (x)
   return lg.type(x) or type(x)
 end
 
--- Ends the scope of token after fn ran (ok, ...: what pcall returned): fn's results, or its
--- error raised again unchanged.
-local function leave (token, ok, ...)
-  token:close()
-  if not ok then error((...), 0) end
-  return ...
+-- run(token, fn, ...): fn(...), then token:close() however fn ends; fn's error passes
+-- through unchanged. On 5.4 the token is a to-be-closed variable (luagrad.close), so the
+-- error keeps its traceback; elsewhere Lua's pcall, and the error raised again (its message
+-- keeps the position where fn failed). Either way fn may yield on 5.2+ and LuaJIT.
+local run
+if _VERSION == "Lua 5.4" then
+  run = part("luagrad.close")
+else
+  local function leave (token, ok, ...)
+    token:close()
+    if not ok then error((...), 0) end
+    return ...
+  end
+  run = function (token, fn, ...) return leave(token, pcall(fn, ...)) end
 end
 
 -- lg.no_grad and lg.enable_grad: with no argument the core's token (closed by token:close()
 -- or, on 5.4, as a to-be-closed variable); with a function (or anything with __call), fn(...)
 -- inside the scope, which ends however fn does. The core opens the scope only if fn can be
--- called. Lua's pcall, unlike one from C, lets fn yield on 5.2+ and LuaJIT.
+-- called.
 local function scoped (name, open)
   return function (...)
     if select("#", ...) == 0 then return open() end
@@ -53,11 +61,60 @@ local function scoped (name, open)
       error(format("luagrad.%s: bad argument #1 (function expected, got %s)", name,
                    typename((...))), 2)
     end
-    return leave(token, pcall(...))
+    return run(token, ...)
   end
 end
+local opengrad = lg.enable_grad
 lg.no_grad = scoped("no_grad", lg.no_grad)
-lg.enable_grad = scoped("enable_grad", lg.enable_grad)
+lg.enable_grad = scoped("enable_grad", opengrad)
+
+-- Whether f can be called: a function, or a table or userdata with __call (the core looks
+-- behind a locked metatable: it opens a scope only for what can be called).
+local function callable (f)
+  if type(f) == "function" then return true end
+  local token = opengrad(f)
+  if token then token:close() end
+  return token ~= nil
+end
+
+-- The shortest of %.15g, %.16g and %.17g that reads back as x (0.3, not 0.29999999999999999)
+local function shortest (x)
+  local s
+  for digits = 15, 17 do
+    s = format("%." .. digits .. "g", x)
+    if tonumber(s) == x then return s end
+  end
+  return s   -- NaN and the infinities read back as nothing: their %.17g
+end
+
+-- Appends the numbers of x (a number or nested arrays of them) to flat, depth first; returns
+-- x's shape (true for a number, else a table of its elements' shapes), or nil and what is
+-- wrong, where: path names x ("index 2", then "inputs[2][1]" inside).
+local function flatten (x, flat, path, nest)
+  if type(x) == "number" then
+    flat[#flat + 1] = x
+    return true
+  elseif type(x) == "table" and lg.type(x) == nil and nest < 64 then
+    local shape = {}
+    for i = 1, #x do
+      local inner = nest == 1 and path:gsub("^index ", "inputs[") .. "]" or path
+      local s, bad = flatten(x[i], flat, format("%s[%d]", inner, i), nest + 1)
+      if s == nil then return nil, bad end
+      shape[i] = s
+    end
+    return shape
+  end
+  return nil, format("at %s, got %s", path,
+                     type(x) == "table" and "an array nested too deeply" or typename(x))
+end
+
+-- The elements of flat from pos + 1 shaped as shape, and the new pos.
+local function unflatten (shape, flat, pos)
+  if shape == true then return flat[pos + 1], pos + 1 end
+  local t = {}
+  for i = 1, #shape do t[i], pos = unflatten(shape[i], flat, pos) end
+  return t, pos
+end
 
 -- f's value (a number) at the numbers xs, with input i (if any) moved by d
 local function evaluate (f, xs, i, d)
@@ -68,27 +125,42 @@ local function evaluate (f, xs, i, d)
   return y
 end
 
+--[[
+Checks the arguments; returns f as a function of the flat inputs (each argument of f may be
+a number or nested arrays of them, as lg.grad takes), the flat inputs, eps, atol and rtol.
+]]
 local function checkargs (fn, f, inputs, opts)
-  if type(f) ~= "function" then
+  if not callable(f) then
     error(format("luagrad.%s: bad argument #1 (function expected, got %s)", fn,
                  typename(f)), 3)
   end
-  if type(inputs) ~= "table" then
+  if type(inputs) ~= "table" or lg.type(inputs) then
     error(format("luagrad.%s: bad argument #2 (table expected, got %s)", fn,
                  typename(inputs)), 3)
   end
-  for i, x in ipairs(inputs) do
-    if type(x) ~= "number" then
-      error(format("luagrad.%s: bad argument #2 (number expected at index %d, got %s)", fn,
-                   i, typename(x)), 3)
+  local flat, shapes, nested = {}, {}, false
+  for i = 1, #inputs do
+    local shape, bad = flatten(inputs[i], flat, format("index %d", i), 1)
+    if shape == nil then
+      error(format("luagrad.%s: bad argument #2 (number expected %s)", fn, bad), 3)
     end
+    shapes[i] = shape
+    if shape ~= true then nested = true end
   end
   if opts ~= nil and type(opts) ~= "table" then
     error(format("luagrad.%s: bad argument #3 (table expected, got %s)", fn,
                  typename(opts)), 3)
   end
   opts = opts or {}
-  return opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
+  local g = f
+  if nested then
+    g = function (...)
+      local xs, args, pos = { ... }, {}, 0
+      for i = 1, #shapes do args[i], pos = unflatten(shapes[i], xs, pos) end
+      return f(unpack(args, #shapes))
+    end
+  end
+  return g, flat, opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
 end
 
 -- f at fresh leaves for inputs: the leaves, and f's Value (anything else is an error).
@@ -118,8 +190,8 @@ local function compare (f, inputs, back, eps, atol, rtol)
     if not pass then ok = false end
     if score > wscore then
       wi, wscore = i, score
-      worst = format("(x = %.17g): backward %.17g, central difference %.17g, error %.3g, " ..
-                     "tolerance %.3g", x, back[i], diff, err, tol)
+      worst = format("(x = %s): backward %s, central difference %s, error %.3g, tolerance %.3g",
+                     shortest(x), shortest(back[i]), shortest(diff), err, tol)
     end
   end
   return ok, wi, worst, wscore
@@ -133,7 +205,8 @@ when |backward - difference| <= atol + rtol * |difference|. opts: eps (1e-6), at
 rtol (1e-3). report names the worst input and both numbers.
 ]]
 function lg.gradcheck (f, inputs, opts)
-  local eps, atol, rtol = checkargs("gradcheck", f, inputs, opts)
+  local eps, atol, rtol
+  f, inputs, eps, atol, rtol = checkargs("gradcheck", f, inputs, opts)
   local leaves, y = record("gradcheck", f, inputs)
   y:backward()
   local back = {}
@@ -151,7 +224,8 @@ gradient (itself Values, create_graph), against central differences of that grad
 report names the worst entry: d/d(input j) of d/d(input i).
 ]]
 function lg.gradgradcheck (f, inputs, opts)
-  local eps, atol, rtol = checkargs("gradgradcheck", f, inputs, opts)
+  local eps, atol, rtol
+  f, inputs, eps, atol, rtol = checkargs("gradgradcheck", f, inputs, opts)
   local ok, worst, wscore = true, nil, -1
   record("gradgradcheck", f, inputs)
   for i = 1, #inputs do
