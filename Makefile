@@ -32,13 +32,13 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j2
 
-# make run: the command alone (no tests, sanitizers, fuzzer or benchmarks), and no noise
-# unless something fails
+# make run: the command and the Lua 5.4 module (build/lua/luagrad/core.so, for lua5.4 and
+# busted), no tests, sanitizers, fuzzer or benchmarks; and no noise unless something fails
 configure-quiet: deps-run
 	@$(QUIET) cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
 
 build-run: configure-quiet
-	@$(QUIET) cmake --build $(BUILD) -j2 --target luagrad
+	@$(QUIET) cmake --build $(BUILD) -j2 --target luagrad luagrad_module
 
 run: build-run
 	@$(BUILD)/luagrad examples/lecture.lua $(BUILD)
