@@ -121,6 +121,10 @@ describe("an error raised by the user's function", function ()
     { "lg.no_grad", function () return lg.no_grad(raiser) end },
     { "lg.enable_grad", function () return lg.enable_grad(raiser) end },
     { "lg.gradcheck", function () return lg.gradcheck(raiser, { 1 }) end },
+    { "lg.compile", function () return lg.compile(raiser)(1) end },
+    { "lg.compile inside lg.no_grad", function ()
+        return lg.no_grad(function () return lg.compile(raiser)(1) end)
+      end },
   }) do
     it("passes through " .. case[1] .. " unchanged, keeping its position and traceback", function ()
       local tb
@@ -133,6 +137,10 @@ describe("an error raised by the user's function", function ()
       end
       assert.is_true(lg.is_grad_enabled())
       assert.equal(6, lg.grad(square)(3))   -- no transform left open: numbers out again
+      local fg = lg.compile(square)         -- no recording left open: guards work again
+      assert.same({ 9, 6 }, { fg(3) })
+      assert.same({ 16, 8 }, { fg(4) })
+      assert.equal(1, fg.recordings)
     end)
   end
 end)

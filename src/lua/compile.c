@@ -170,6 +170,23 @@ static void flatten (lua_State *L, Compiled *c, int res, int inputs, int guards)
   lua_pop(L, 1);  /* roots */
 }
 
+#if LUA_VERSION_NUM >= 504 && LUA_VERSION_RELEASE_NUM >= 50403
+#define CLOSE_RECORDING 1
+/* __close of the value that ends a recording (t[1]: the scope's token, t[2]: the outer
+   recording's guards), however f ends: f runs unprotected, so an error it raises unwinds
+   untouched and the caller's message handler still sees where f failed. Neither allocates
+   nor raises, as a __close running while an error unwinds must not. */
+static int endrecording (lua_State *L) {
+  lg_Work *W = (lg_Work *)lua_touserdata(L, UV_WORK);
+  W->recording--;
+  lua_rawgeti(L, 1, 1);
+  lgL_closescope(L, -1);
+  lua_rawgeti(L, 1, 2);
+  lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
+  return 0;
+}
+#endif
+
 /* Runs f on fresh leaves for the arguments at 2..top, recording guards, and makes the
    tape. Leaves the anchors and shape as user values of c (at index 1). f runs with
    recording on whatever scope fg was called in (fg returns numbers: an outer no_grad has
@@ -186,12 +203,33 @@ static void record (lua_State *L, Compiled *c) {
   lgC_getiuservalue(L, 1, 1);  /* f */
   luaL_checkstack(L, nargs + 4, "too many arguments");
   for (i = 2; i <= nargs + 1; i++) makeleaves(L, i, i, inputs, shape, 0);
+#if defined(CLOSE_RECORDING)
+  lua_createtable(L, 2, 0);  /* the value that ends the recording, made before it begins */
+  lua_createtable(L, 0, 1);
+  lgL_pushupvalues(L);
+  lua_pushcclosure(L, endrecording, NUPVALUES);
+  lua_setfield(L, -2, "__close");
+  lua_setmetatable(L, -2);
+#endif
   lgL_openscope(L, 1);  /* at guards + 2 once the outer guards are below it */
   lua_insert(L, guards + 1);
   lua_getfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);  /* an outer recording's, restored below */
   lua_insert(L, guards + 1);
   lua_pushvalue(L, guards);
   lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
+#if defined(CLOSE_RECORDING)
+  lua_pushvalue(L, guards + 2);
+  lua_rawseti(L, -2, 1);  /* into the array part made for it: no allocation */
+  lua_pushvalue(L, guards + 1);
+  lua_rawseti(L, -2, 2);
+  lua_insert(L, guards + 3);  /* below f, to be closed however f ends */
+  lua_toclose(L, guards + 3);
+  W->recording++;
+  lua_call(L, nargs, 1);
+  lua_closeslot(L, guards + 3);
+  lua_remove(L, guards + 3);
+  (void)status;
+#else
   W->recording++;
   status = lua_pcall(L, nargs, 1, 0);
   W->recording--;
@@ -199,6 +237,7 @@ static void record (lua_State *L, Compiled *c) {
   lua_pushvalue(L, guards + 1);
   lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
   if (status != LUA_OK) lua_error(L);
+#endif
   if (lgL_tovalue(L, -1) == NULL)
     luaL_error(L, "luagrad.compile: the function must return a value, got %s",
                luaL_typename(L, -1));
