@@ -36,6 +36,7 @@ build = {
     luagrad = "lua/luagrad/init.lua",
     ["luagrad.busted"] = "lua/luagrad/busted.lua",
     ["luagrad.close"] = "lua/luagrad/close.lua",   -- loaded on Lua 5.4 only
+    ["luagrad.shared"] = "lua/luagrad/shared.lua",
     ["luagrad.functional"] = "lua/luagrad/functional.lua",
   },
 }

@@ -12,9 +12,11 @@ if type(core) ~= "table" then core = require("luagrad.core") end
 local lg = core
 
 -- Loading touches only the base library (see init.lua).
-local error, ipairs, pcall, select, type = error, ipairs, pcall, select, type
+local error, ipairs, select, type = error, ipairs, select, type
 local getmetatable, setmetatable = getmetatable, setmetatable
-local opengrad = lg.enable_grad   -- the core's: a token, or nothing for what cannot be called
+local shared = loadpart and loadpart("luagrad.shared") or require("luagrad.shared")
+local run, callable, spread = shared.run, shared.callable, shared.spread
+local unflatten, unflattenall = shared.unflatten, shared.unflattenall
 
 local function format (...) return string.format(...) end
 
@@ -25,28 +27,8 @@ local function count (n, noun) return format(n == 1 and "%d %s" or "%d %ss", n, 
 
 local function pack (...) return { n = select("#", ...), ... } end
 
--- t[i], ..., t[j]
-local function spread (t, i, j)
-  if i <= j then return t[i], spread(t, i + 1, j) end
-end
-
 -- How many transforms are running their function now: inside one, results are Values.
 local depth = 0
-
--- run(closer, f, ...): f(...), then closer:close() however f ends. On 5.4 a to-be-closed
--- variable (luagrad.close): f's error keeps its traceback. Elsewhere Lua's pcall, and the
--- error raised again unchanged (its message keeps the position where f failed).
-local run
-if _VERSION == "Lua 5.4" then
-  run = loadpart and loadpart("luagrad.close") or require("luagrad.close")
-else
-  local function leave (closer, ok, ...)
-    closer:close()
-    if not ok then error((...), 0) end
-    return ...
-  end
-  run = function (closer, f, ...) return leave(closer, pcall(f, ...)) end
-end
 
 local function shallower () depth = depth - 1 end
 local unnest = setmetatable({}, { __close = shallower, __index = { close = shallower } })
@@ -77,34 +59,10 @@ local function flatten (x, flat, fn, what, nest)
                typename(x)), 0)
 end
 
--- The element at flat[pos + 1 ...] shaped as shape; and the new pos.
-local function unflatten (shape, flat, pos)
-  if shape == true then return flat[pos + 1], pos + 1 end
-  local t = {}
-  for i = 1, #shape do t[i], pos = unflatten(shape[i], flat, pos) end
-  return t, pos
-end
-
--- Each argument's part of flat, shaped as shapes say: multiple results.
-local function unflattenall (shapes, flat)
-  local out, pos = {}, 0
-  for i = 1, shapes.n do out[i], pos = unflatten(shapes[i], flat, pos) end
-  return spread(out, 1, shapes.n)
-end
-
 local function numbers (flat)
   local t = {}
   for i, x in ipairs(flat) do t[i] = lg.type(x) == "value" and x.data or x end
   return t
-end
-
--- Whether f can be called: a function, or a table or userdata with __call (a compiled
--- function's metatable is locked, so the core looks: it opens a scope only for a callable).
-local function callable (f)
-  if type(f) == "function" then return true end
-  local token = opengrad(f)
-  if token then token:close() end
-  return token ~= nil
 end
 
 local function checkfunction (f, fn)

@@ -13,10 +13,11 @@ local function part (name)
   if loadpart then return loadpart(name) end
   return require(name)
 end
+local shared = part("luagrad.shared")   -- first: it keeps the core's lg.enable_grad
 part("luagrad.functional")
 -- Loading touches only the base library: hosts may open luagrad in a state without math,
 -- string or table. What gradcheck needs of them it looks up when it runs.
-local error, ipairs, pcall, select, tonumber, type = error, ipairs, pcall, select, tonumber, type
+local error, ipairs, select, tonumber, type = error, ipairs, select, tonumber, type
 
 local function abs (x) return x < 0 and -x or x end
 
@@ -33,21 +34,7 @@ local function typename (x)
   return lg.type(x) or type(x)
 end
 
--- run(token, fn, ...): fn(...), then token:close() however fn ends; fn's error passes
--- through unchanged. On 5.4 the token is a to-be-closed variable (luagrad.close), so the
--- error keeps its traceback; elsewhere Lua's pcall, and the error raised again (its message
--- keeps the position where fn failed). Either way fn may yield on 5.2+ and LuaJIT.
-local run
-if _VERSION == "Lua 5.4" then
-  run = part("luagrad.close")
-else
-  local function leave (token, ok, ...)
-    token:close()
-    if not ok then error((...), 0) end
-    return ...
-  end
-  run = function (token, fn, ...) return leave(token, pcall(fn, ...)) end
-end
+local run, callable, unflattenall = shared.run, shared.callable, shared.unflattenall
 
 -- lg.no_grad and lg.enable_grad: with no argument the core's token (closed by token:close()
 -- or, on 5.4, as a to-be-closed variable); with a function (or anything with __call), fn(...)
@@ -64,18 +51,8 @@ local function scoped (name, open)
     return run(token, ...)
   end
 end
-local opengrad = lg.enable_grad
 lg.no_grad = scoped("no_grad", lg.no_grad)
-lg.enable_grad = scoped("enable_grad", opengrad)
-
--- Whether f can be called: a function, or a table or userdata with __call (the core looks
--- behind a locked metatable: it opens a scope only for what can be called).
-local function callable (f)
-  if type(f) == "function" then return true end
-  local token = opengrad(f)
-  if token then token:close() end
-  return token ~= nil
-end
+lg.enable_grad = scoped("enable_grad", lg.enable_grad)
 
 -- The shortest of %.15g, %.16g and %.17g that reads back as x (0.3, not 0.29999999999999999)
 local function shortest (x)
@@ -108,14 +85,6 @@ local function flatten (x, flat, path, nest)
                      type(x) == "table" and "an array nested too deeply" or typename(x))
 end
 
--- The elements of flat from pos + 1 shaped as shape, and the new pos.
-local function unflatten (shape, flat, pos)
-  if shape == true then return flat[pos + 1], pos + 1 end
-  local t = {}
-  for i = 1, #shape do t[i], pos = unflatten(shape[i], flat, pos) end
-  return t, pos
-end
-
 -- f's value (a number) at the numbers xs, with input i (if any) moved by d
 local function evaluate (f, xs, i, d)
   local args = {}
@@ -138,7 +107,7 @@ local function checkargs (fn, f, inputs, opts)
     error(format("luagrad.%s: bad argument #2 (table expected, got %s)", fn,
                  typename(inputs)), 3)
   end
-  local flat, shapes, nested = {}, {}, false
+  local flat, shapes, nested = {}, { n = #inputs }, false
   for i = 1, #inputs do
     local shape, bad = flatten(inputs[i], flat, format("index %d", i), 1)
     if shape == nil then
@@ -154,11 +123,7 @@ local function checkargs (fn, f, inputs, opts)
   opts = opts or {}
   local g = f
   if nested then
-    g = function (...)
-      local xs, args, pos = { ... }, {}, 0
-      for i = 1, #shapes do args[i], pos = unflatten(shapes[i], xs, pos) end
-      return f(unpack(args, #shapes))
-    end
+    g = function (...) return f(unflattenall(shapes, { ... })) end
   end
   return g, flat, opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
 end
