@@ -1,5 +1,6 @@
 # The two commands: `make run` (the lecture example) and `make test` (every test).
-# Both install missing Debian packages (as root), configure and build first.
+# Both install missing Debian packages (as root) first: `make run` only what running needs,
+# and builds only the luagrad command, quietly; `make test` what testing needs, and all.
 # `make bench` builds a Release tree of its own and runs bench/ (BENCH_QUICK=1: a minute).
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -9,27 +10,44 @@ CMAKE_FLAGS ?=
 DEPS ?=
 BENCH_BUILD ?= build-bench
 FUZZ_SECONDS ?= 60
+# what `make install` installs: the command, the libraries, the Lua module
+INSTALLED = luagrad luagrad_static luagrad_shared luagrad_module
+# runs a step with its output in $(BUILD)/make.log, shown only when the step fails
+QUIET = sh -c 'mkdir -p $(BUILD); "$$@" >$(BUILD)/make.log 2>&1 || { cat $(BUILD)/make.log >&2; exit 1; }' quiet
 
-.PHONY: all deps configure build run test fuzz install examples bench clean
+.PHONY: all deps configure build run test fuzz install uninstall examples bench clean \
+        deps-run configure-quiet build-run
 
 all: build
 
 deps:
 	@sh scripts/deps.sh $(DEPS)
 
+deps-run:
+	@sh scripts/deps.sh --run
+
 configure: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j2
 
-run: build
-	$(BUILD)/luagrad examples/lecture.lua $(BUILD)
+# make run: the command and the Lua 5.4 module (build/lua/luagrad/core.so, for lua5.4 and
+# busted), no tests, sanitizers, fuzzer or benchmarks; and no noise unless something fails
+configure-quiet: deps-run
+	@$(QUIET) cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
 
-examples: build
+build-run: configure-quiet
+	@$(QUIET) cmake --build $(BUILD) -j2 --target luagrad luagrad_module
+
+run: build-run
+	@$(BUILD)/luagrad examples/lecture.lua $(BUILD)
+
+examples: build-run
 	$(BUILD)/luagrad examples/lecture.lua $(BUILD)
 	$(BUILD)/luagrad examples/logistic_regression.lua
 	$(BUILD)/luagrad examples/newton.lua
+	$(BUILD)/luagrad examples/mlp.lua
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2
@@ -43,8 +61,18 @@ bench: deps
 fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(BUILD)
 
-install: build
+# make install PREFIX=dir: what a user of the command, the Lua module or the C library needs
+# (an existing build is used as it is configured). It lists what it wrote in
+# $(BUILD)/install_manifest.txt, which `make uninstall` removes.
+install: deps-run
+	@test -f $(BUILD)/CMakeCache.txt || $(QUIET) cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+	@$(QUIET) cmake --build $(BUILD) -j2 --target $(INSTALLED)
 	cmake --install $(BUILD) --prefix $(PREFIX)
+	@if [ "$$(id -u)" -eq 0 ] && [ "$(PREFIX)" = /usr/local ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "nothing to uninstall: $(BUILD)/install_manifest.txt is missing (make install writes it)" >&2; exit 1; }
+	@sh scripts/uninstall.sh $(BUILD)/install_manifest.txt
 
 clean:
 	rm -rf $(BUILD)

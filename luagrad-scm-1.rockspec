@@ -15,7 +15,7 @@ relu, sum, dot ...); v:backward() hands every Value d(output)/d(value). The garb
 collector frees a graph when nothing reaches it. Graphs of millions of nodes and chains
 millions deep work.]],
   labels = { "autodiff", "gradient", "machine-learning" },
-  license = "none chosen yet",   -- the project has not picked a license; set it before publishing
+  license = "MIT",   -- LICENSE
 }
 dependencies = {
   "lua >= 5.1, < 5.5",
@@ -38,6 +38,8 @@ build = {
     },
     luagrad = "lua/luagrad/init.lua",
     ["luagrad.busted"] = "lua/luagrad/busted.lua",
+    ["luagrad.close"] = "lua/luagrad/close.lua",   -- loaded on Lua 5.4 only
+    ["luagrad.shared"] = "lua/luagrad/shared.lua",
     ["luagrad.functional"] = "lua/luagrad/functional.lua",
     ["luagrad.tree"] = "lua/luagrad/tree.lua",
   },

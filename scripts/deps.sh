@@ -1,21 +1,28 @@
 #!/bin/sh
-# Installs the Debian packages luagrad needs to build and test, when they are missing.
-# As root it runs apt-get; otherwise it prints the exact command and fails. The fuzzer's
-# packages (clang and its libFuzzer runtime) are optional: without root they are only
-# named, and `make fuzz` skips with a message.
-#   scripts/deps.sh         what `make test` needs: Lua 5.4 (other Luas are tested if present)
+# Installs the Debian packages luagrad needs, when they are missing, at one of three levels:
+#   scripts/deps.sh --run   what `make run` needs: a C compiler, CMake, Lua 5.4's headers,
+#                           readline (line editing in the luagrad REPL)
+#   scripts/deps.sh         what `make test` needs: also busted, Graphviz, valgrind, tmux,
+#                           and (optional) clang for the fuzzer
 #   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck (what CI runs)
+# As root it runs apt-get, printing one line (apt's own output goes to a log, shown only if
+# it fails); otherwise it prints the exact command and fails. Optional packages are only
+# named when missing without root: without clang `make fuzz` skips with a message.
 set -eu
 
-PACKAGES="gcc make cmake pkg-config lua5.4 liblua5.4-dev lua-busted graphviz valgrind"
-PACKAGES="$PACKAGES libopenblas-dev"   # CBLAS for tensor matmul (the build falls back to a C loop)
+# libopenblas-dev: CBLAS for tensor matmul (without it the build falls back to a C loop)
+RUN="gcc make cmake pkg-config lua5.4 liblua5.4-dev libreadline-dev libopenblas-dev"
+TEST="lua-busted graphviz valgrind tmux"
 EVERY_LUA="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit
   libluajit-5.1-dev luarocks lua-check"
-OPTIONAL="clang libclang-rt-14-dev"
+FUZZ="clang libclang-rt-14-dev"
+PACKAGES="$RUN $TEST"
+OPTIONAL=$FUZZ
 for opt in "$@"; do
   case $opt in
-    --all) PACKAGES="$PACKAGES $EVERY_LUA" ;;
-    *) echo "usage: $0 [--all]" >&2; exit 2 ;;
+    --run) PACKAGES=$RUN; OPTIONAL="" ;;
+    --all) PACKAGES="$RUN $TEST $EVERY_LUA"; OPTIONAL=$FUZZ ;;
+    *) echo "usage: $0 [--run | --all]" >&2; exit 2 ;;
   esac
 done
 
@@ -45,7 +52,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 echo "Installing:$missing$optional"
+log=$(mktemp "${TMPDIR:-/tmp}/luagrad-deps.XXXXXX")
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing $optional
+if ! { apt-get update -q && apt-get install -y -q --no-install-recommends $missing $optional; } \
+     >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "apt-get failed (its output is above, and in $log)" >&2
+  exit 1
+fi
+rm -f "$log"

@@ -253,6 +253,25 @@ describe("the REPL", function ()
     assert.truthy(out:find("> Value(data=33, grad=0)\n", 1, true))
   end)
 
+  it("has the module as lg and as luagrad, with no require", function ()
+    local out, err = run("-i", {input = 'lg.value(2) * 3\nluagrad == lg, luagrad._VERSION\n'})
+    assert.truthy(out:find("> Value(data=6, grad=0)\n", 1, true), out)
+    assert.truthy(out:find("> true\tluagrad 0.1.0\n", 1, true), out)
+    assert.equal("", err)
+  end)
+
+  it("binds no lg for a script", function ()
+    local out = run("-e " .. q("print(lg, luagrad)"))
+    assert.equal("nil\tnil\n", out)
+  end)
+
+  it("reads lines as text: an arrow key's escape sequence that gets through says so", function ()
+    local out, err = run("-i", {input = "\27[A\nprint('after')\n"})
+    assert.equal("stdin: a key (an arrow?) reached the REPL as text: this luagrad has no line "
+                 .. "editing (install libreadline-dev, then build again)\n", err)
+    assert.truthy(out:find("after\n", 1, true))
+  end)
+
   it("prints several results separated by tabs", function ()
     local out = run("-i", {input = "1, 'a', nil\n"})
     assert.truthy(out:find("> 1\ta\tnil\n", 1, true))

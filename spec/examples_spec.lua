@@ -110,3 +110,27 @@ describe("examples/newton.lua", function ()
     assert.is_true(math.abs(tonumber(x) - 1) < 1e-10 and math.abs(tonumber(y) - 1) < 1e-10)
   end)
 end)
+
+describe("examples/mlp.lua", function ()
+  local out, status = run(examples .. "/mlp.lua")
+
+  it("runs to the end", function ()
+    assert.are.equal(0, status)
+  end)
+
+  it("prints a falling loss every 10 steps", function ()
+    local losses = {}
+    for l in out:gmatch("loss (%d+%.%d+)  accuracy") do losses[#losses + 1] = tonumber(l) end
+    assert.are.equal(10, #losses)
+    assert.is_true(losses[#losses] < losses[1] / 10, out)
+  end)
+
+  it("trains the two moons to at least 97% accuracy, the same on every Lua", function ()
+    local loss, accuracy, n = out:match("after 100 steps: loss (%d+%.%d+), accuracy (%d+)%% "
+                                        .. "%((%d+) parameters%)\n$")
+    assert.truthy(loss, out)
+    assert.is_true(tonumber(accuracy) >= 97, out)
+    assert.are.equal("337", n)                        -- 2*16+16 + 16*16+16 + 16+1
+    assert.are.equal("0.0201", loss)                  -- fixed seed, exact arithmetic
+  end)
+end)

@@ -281,13 +281,13 @@ describe("lg.jvp and lg.vjp", function ()
   it("reject mismatched shapes", function ()
     assert.has_error(function ()
       lg.jvp(function (x, y) return x * y end, { 1, 2 }, { 1 })
-    end, "luagrad.jvp: tangents (1 numbers in 1 arguments) must be shaped as primals "
+    end, "luagrad.jvp: tangents (1 number in 1 argument) must be shaped as primals "
          .. "(2 numbers in 2 arguments)")
     assert.has_error(function () lg.jvp(function (x) return x end, 1, { 1 }) end,
                      "luagrad.jvp: bad argument #2 (table expected, got number)")
     local _, pullback = lg.vjp(function (x) return { x, x } end, 1)
     assert.has_error(function () pullback({ 1 }) end,
-                     "luagrad.vjp: the cotangent (1 numbers) must be shaped as the result "
+                     "luagrad.vjp: the cotangent (1 number) must be shaped as the result "
                      .. "(2 numbers)")
     assert.has_error(function () pullback(1) end)
   end)

@@ -251,15 +251,32 @@ describe("a Value's fields and methods", function ()
     assert.are.equal(4, lg.value(3):max(4).data)
   end)
 
-  it("reads unknown fields as nil", function ()
+  it("raises on reading an unknown field, naming it and the valid ones", function ()
     local v = lg.value(1)
-    assert.is_nil(v.foo)
-    assert.is_nil(v.Data)
-    assert.is_nil(v.__index)
-    assert.is_nil(v[1])
-    assert.is_nil(v[true])
-    assert.is_nil(v[v])
-    assert.is_nil(v[{}])
+    local valid = " (fields: data, grad, label, op; methods: abs, backward, cos, detach, eq, exp, "
+                  .. "ge, gt, le, log, lt, max, min, ne, pow, relu, sigmoid, sign, sin, sqrt, tan, "
+                  .. "tanh, to_dot, where, zero_grad)"
+    assert.has_error(function () return v.dat end, "luagrad: a value has no field 'dat'" .. valid)
+    assert.has_error(function () return v.Data end, "luagrad: a value has no field 'Data'" .. valid)
+    assert.has_error(function () return v.__index end,
+                     "luagrad: a value has no field '__index'" .. valid)
+    assert.has_error(function () return v[1] end, "luagrad: a value has no number key" .. valid)
+    assert.has_error(function () return v[true] end, "luagrad: a value has no boolean key" .. valid)
+    assert.has_error(function () return v[v] end, "luagrad: a value has no userdata key" .. valid)
+    assert.has_error(function () return v[{}] end, "luagrad: a value has no table key" .. valid)
+    assert.equal(1, v.data)   -- and the Value works on
+  end)
+
+  it("concatenates as tostring gives it, on either side of a string or a number", function ()
+    local v = lg.value(2, "w")
+    assert.equal("loss Value(label=w, data=2, grad=0)", "loss " .. v)
+    assert.equal("Value(label=w, data=2, grad=0) at step 3", v .. " at step " .. 3)
+    assert.equal(tostring(v) .. tostring(v * 1), v .. v * 1)
+    assert.equal("1" .. tostring(v), 1 .. v)
+    assert.has_error(function () return v .. {} end,
+                     "luagrad: bad operand #2 to '..' (string, number or value expected, got table)")
+    assert.has_error(function () return true .. v end,
+                     "luagrad: bad operand #1 to '..' (string, number or value expected, got boolean)")
   end)
 
   it("hides its metatable: getmetatable gives the string \"luagrad.Value\"", function ()

@@ -105,7 +105,7 @@ static const char *script =
   "    if name ~= 'neg' then\n"
   "      terms[#terms + 1] = f(x, 0.25)\n"
   "      terms[#terms + 1] = f(2, w)\n"
-  "      local m = x[name]\n"
+  "      local m = not operators[name] and x[name]   -- a method (reading others raises)\n"
   "      if m then terms[#terms + 1] = m(x, w) end\n"
   "    end\n"
   "  end\n"

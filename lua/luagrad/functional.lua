@@ -17,17 +17,18 @@ local rawget, tostring = rawget, tostring
 -- Tables are read raw, as the core reads every table it is given: metamethods are ignored
 -- (before 5.2, # on a table is raw already).
 local rawlen = rawlen or function (t) return #t end   -- luacheck: ignore 113
+local getmetatable = getmetatable
+local shared = loadpart and loadpart("luagrad.shared") or require("luagrad.shared")
+local callable, spread = shared.callable, shared.spread
 
 local function format (...) return string.format(...) end
 
 local function typename (x) return lg.type(x) or type(x) end
 
-local function pack (...) return { n = select("#", ...), ... } end
+-- "1 number", "2 numbers", "0 numbers"
+local function count (n, noun) return format(n == 1 and "%d %s" or "%d %ss", n, noun) end
 
--- t[i], ..., t[j]
-local function spread (t, i, j)
-  if i <= j then return t[i], spread(t, i + 1, j) end
-end
+local function pack (...) return { n = select("#", ...), ... } end
 
 -- The core's transform scopes: lg._transform(f, ...) runs f(...) one transform deeper,
 -- recorded even inside lg.no_grad (as torch.func's transforms are), and lg._transform()
@@ -37,14 +38,14 @@ end
 -- coroutine cannot leave later transforms believing they are nested.
 local transform = lg._transform
 if _VERSION == "Lua 5.1" then   -- only Lua's pcall lets f yield here (LuaJIT): see init.lua
-  local count, scope = transform, lg._scope
+  local running, scope = transform, lg._scope
   local function leave (token, ok, ...)
     token:close()
     if not ok then error((...), 0) end
     return ...
   end
   transform = function (...)
-    if select("#", ...) == 0 then return count() end
+    if select("#", ...) == 0 then return running() end
     return leave(scope("transform"), pcall(...))
   end
 end
@@ -85,11 +86,23 @@ local function numbers (flat)
 end
 
 local function checkfunction (f, fn)
-  if type(f) ~= "function" and not (lg.type(f) == nil and type(f) == "table"
-                                      and getmetatable(f) and getmetatable(f).__call) then
+  if not callable(f) then
     error(format("luagrad.%s: bad argument #1 (function expected, got %s)", fn,
                  typename(f)), 3)
   end
+end
+
+-- A compiled function (lg.compile) returns its value and then its gradients itself: given
+-- numbers outside any transform, lg.grad and lg.value_and_grad take them from it, replayed
+-- in C. Given Values, it raises its own error (it takes numbers only).
+local function compiled (f, ...)
+  if type(f) ~= "userdata" or getmetatable(f) ~= "luagrad.Compiled" or nested() then
+    return nil
+  end
+  for i = 1, select("#", ...) do
+    if lg.type((select(i, ...))) then return nil end
+  end
+  return pack(f(...))
 end
 
 --[[
@@ -222,6 +235,8 @@ function lg.grad (f, opts)
   checkfunction(f, "grad")
   local argnums, aux = options(opts, "grad", { argnums = true, has_aux = true })
   return function (...)
+    local c = argnums == nil and not aux and compiled(f, ...)
+    if c then return spread(c, 2, c.n) end
     local args = pack(...)
     local _, a, defs, g = gradients("grad", f, args, argnums, aux)
     if aux then
@@ -238,6 +253,8 @@ function lg.value_and_grad (f, opts)
   checkfunction(f, "value_and_grad")
   local argnums, aux = options(opts, "value_and_grad", { argnums = true, has_aux = true })
   return function (...)
+    local c = argnums == nil and not aux and compiled(f, ...)
+    if c then return spread(c, 1, c.n) end
     local y, a, defs, g = gradients("value_and_grad", f, pack(...), argnums, aux)
     if aux then return y, a, shaped(defs, g) end
     return y, shaped(defs, g)
@@ -338,8 +355,9 @@ function lg.jvp (f, primals, tangents)
   local fits = #t == #ins and ntangents == args.n
   for i = 1, ntangents do fits = fits and defs[i] ~= nil and tree.same(defs[i], tdefs[i]) end
   if not fits then
-    error(format("luagrad.jvp: tangents (%d numbers in %d arguments) must be shaped as "
-                 .. "primals (%d numbers in %d arguments)", #t, ntangents, #ins, args.n), 2)
+    error(format("luagrad.jvp: tangents (%s in %s) must be shaped as primals (%s in %s)",
+                 count(#t, "number"), count(ntangents, "argument"), count(#ins, "number"),
+                 count(args.n, "argument")), 2)
   end
   for _, x in ipairs(t) do
     if lg.type(x) == "value" then graph = true end
@@ -378,11 +396,11 @@ function lg.vjp (f, ...)
     end
     if not fits or #c ~= #outs then
       if m == 1 and given == 1 then
-        error(format("luagrad.vjp: the cotangent (%d numbers) must be shaped as the result "
-                     .. "(%d numbers)", #c, #outs), 2)
+        error(format("luagrad.vjp: the cotangent (%s) must be shaped as the result (%s)",
+                     count(#c, "number"), count(#outs, "number")), 2)
       end
-      error(format("luagrad.vjp: the cotangents (%d numbers in %d) must be shaped as the "
-                   .. "results (%d numbers in %d)", #c, given, #outs, m), 2)
+      error(format("luagrad.vjp: the cotangents (%s in %d) must be shaped as the results "
+                   .. "(%s in %d)", count(#c, "number"), given, count(#outs, "number"), m), 2)
     end
     local values = graph or nested()
     for _, x in ipairs(c) do

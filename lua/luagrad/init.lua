@@ -13,10 +13,11 @@ local function part (name)
   if loadpart then return loadpart(name) end
   return require(name)
 end
+local shared = part("luagrad.shared")   -- first: it keeps the core's lg.enable_grad
 part("luagrad.functional")
 -- Loading touches only the base library: hosts may open luagrad in a state without math,
 -- string or table. What gradcheck needs of them it looks up when it runs.
-local error, ipairs, pcall, select, type = error, ipairs, pcall, select, type
+local error, ipairs, select, tonumber, type = error, ipairs, select, tonumber, type
 
 local function abs (x) return x < 0 and -x or x end
 
@@ -33,13 +34,7 @@ local function typename (x)
   return lg.type(x) or type(x)
 end
 
--- Ends the scope of token after fn ran (ok, ...: what pcall returned): fn's results, or its
--- error raised again unchanged.
-local function leave (token, ok, ...)
-  token:close()
-  if not ok then error((...), 0) end
-  return ...
-end
+local run, callable, unflattenall = shared.run, shared.callable, shared.unflattenall
 
 -- lg.no_grad(f, ...) and lg.enable_grad(f, ...) are the core's: f runs under a pcall of its
 -- own, which closes the scope however f ends, and from 5.2 on lets it yield. On 5.1 and
@@ -55,12 +50,43 @@ local function scoped (name, open, kind)
       error(format("luagrad.%s: bad argument #1 (function expected, got %s)", name,
                    typename((...))), 2)
     end
-    return leave(token, pcall(...))
+    return run(token, ...)
   end
 end
 if _VERSION == "Lua 5.1" then
   lg.no_grad = scoped("no_grad", lg.no_grad, "no_grad")
   lg.enable_grad = scoped("enable_grad", lg.enable_grad, "enable_grad")
+end
+
+-- The shortest of %.15g, %.16g and %.17g that reads back as x (0.3, not 0.29999999999999999)
+local function shortest (x)
+  local s
+  for digits = 15, 17 do
+    s = format("%." .. digits .. "g", x)
+    if tonumber(s) == x then return s end
+  end
+  return s   -- NaN and the infinities read back as nothing: their %.17g
+end
+
+-- Appends the numbers of x (a number or nested arrays of them) to flat, depth first; returns
+-- x's shape (true for a number, else a table of its elements' shapes), or nil and what is
+-- wrong, where: path names x ("index 2", then "inputs[2][1]" inside).
+local function flatten (x, flat, path, nest)
+  if type(x) == "number" then
+    flat[#flat + 1] = x
+    return true
+  elseif type(x) == "table" and lg.type(x) == nil and nest < 64 then
+    local shape = {}
+    for i = 1, #x do
+      local inner = nest == 1 and path:gsub("^index ", "inputs[") .. "]" or path
+      local s, bad = flatten(x[i], flat, format("%s[%d]", inner, i), nest + 1)
+      if s == nil then return nil, bad end
+      shape[i] = s
+    end
+    return shape
+  end
+  return nil, format("at %s, got %s", path,
+                     type(x) == "table" and "an array nested too deeply" or typename(x))
 end
 
 -- f's value (a number) at the numbers xs, with input i (if any) moved by d
@@ -72,27 +98,38 @@ local function evaluate (f, xs, i, d)
   return y
 end
 
+--[[
+Checks the arguments; returns f as a function of the flat inputs (each argument of f may be
+a number or nested arrays of them, as lg.grad takes), the flat inputs, eps, atol and rtol.
+]]
 local function checkargs (fn, f, inputs, opts)
-  if type(f) ~= "function" then
+  if not callable(f) then
     error(format("luagrad.%s: bad argument #1 (function expected, got %s)", fn,
                  typename(f)), 3)
   end
-  if type(inputs) ~= "table" then
+  if type(inputs) ~= "table" or lg.type(inputs) then
     error(format("luagrad.%s: bad argument #2 (table expected, got %s)", fn,
                  typename(inputs)), 3)
   end
-  for i, x in ipairs(inputs) do
-    if type(x) ~= "number" then
-      error(format("luagrad.%s: bad argument #2 (number expected at index %d, got %s)", fn,
-                   i, typename(x)), 3)
+  local flat, shapes, nested = {}, { n = #inputs }, false
+  for i = 1, #inputs do
+    local shape, bad = flatten(inputs[i], flat, format("index %d", i), 1)
+    if shape == nil then
+      error(format("luagrad.%s: bad argument #2 (number expected %s)", fn, bad), 3)
     end
+    shapes[i] = shape
+    if shape ~= true then nested = true end
   end
   if opts ~= nil and type(opts) ~= "table" then
     error(format("luagrad.%s: bad argument #3 (table expected, got %s)", fn,
                  typename(opts)), 3)
   end
   opts = opts or {}
-  return opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
+  local g = f
+  if nested then
+    g = function (...) return f(unflattenall(shapes, { ... })) end
+  end
+  return g, flat, opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
 end
 
 -- f at fresh leaves for inputs: the leaves, and f's Value (anything else is an error).
@@ -122,8 +159,8 @@ local function compare (f, inputs, back, eps, atol, rtol)
     if not pass then ok = false end
     if score > wscore then
       wi, wscore = i, score
-      worst = format("(x = %.17g): backward %.17g, central difference %.17g, error %.3g, " ..
-                     "tolerance %.3g", x, back[i], diff, err, tol)
+      worst = format("(x = %s): backward %s, central difference %s, error %.3g, tolerance %.3g",
+                     shortest(x), shortest(back[i]), shortest(diff), err, tol)
     end
   end
   return ok, wi, worst, wscore
@@ -137,7 +174,8 @@ when |backward - difference| <= atol + rtol * |difference|. opts: eps (1e-6), at
 rtol (1e-3). report names the worst input and both numbers.
 ]]
 function lg.gradcheck (f, inputs, opts)
-  local eps, atol, rtol = checkargs("gradcheck", f, inputs, opts)
+  local eps, atol, rtol
+  f, inputs, eps, atol, rtol = checkargs("gradcheck", f, inputs, opts)
   local leaves, y = record("gradcheck", f, inputs)
   y:backward()
   local back = {}
@@ -155,7 +193,8 @@ gradient (itself Values, create_graph), against central differences of that grad
 report names the worst entry: d/d(input j) of d/d(input i).
 ]]
 function lg.gradgradcheck (f, inputs, opts)
-  local eps, atol, rtol = checkargs("gradgradcheck", f, inputs, opts)
+  local eps, atol, rtol
+  f, inputs, eps, atol, rtol = checkargs("gradgradcheck", f, inputs, opts)
   local ok, worst, wscore = true, nil, -1
   record("gradgradcheck", f, inputs)
   for i = 1, #inputs do

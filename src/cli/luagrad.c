@@ -3,8 +3,11 @@
 ** module built in, so that require("luagrad") works with no search path set.
 **
 ** It behaves as the stock `lua` command does (Lua 5.4 manual, section 7): the same options,
-** the same global `arg`, LUA_INIT, the REPL and the exit status. Two additions: -v also names
-** luagrad, and -h/--help prints the usage on stdout. The REPL reads plain lines (no readline).
+** the same global `arg`, LUA_INIT, the REPL and the exit status. Additions: -v also names
+** luagrad, -h/--help prints the usage on stdout, and the REPL has the module as the globals
+** `lg` and `luagrad`. Built with readline (LUAGRAD_READLINE), the REPL edits lines and keeps
+** a history (the Up arrow) when stdin is a terminal; otherwise it reads plain lines, as text
+** only, so that a stray escape sequence is a syntax error and not "bad binary format".
 */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L  /* isatty, sigaction */
@@ -21,6 +24,11 @@
 #include "lualib.h"
 
 #include "luagrad.h"
+
+#if defined(LUAGRAD_READLINE)
+#include <readline/readline.h>
+#include <readline/history.h>
+#endif
 
 #define EOFMARK "<eof>"  /* ends the message of a chunk cut short: read another line */
 #define INITVAR "LUA_INIT"
@@ -176,22 +184,54 @@ static int handle_luainit (lua_State *L) {
 
 /* ---- the REPL --------------------------------------------------------------- */
 
-/* _PROMPT and _PROMPT2 override the prompts, as in lua */
-static void print_prompt (lua_State *L, int firstline) {
-  int top = lua_gettop(L);
-  const char *p = firstline ? "> " : ">> ";
-  if (lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2") != LUA_TNIL)
-    p = luaL_tolstring(L, -1, NULL);
-  fputs(p, stdout);
-  fflush(stdout);
-  lua_settop(L, top);
+/* _PROMPT and _PROMPT2 override the prompts, as in lua: pushes the prompt and returns it */
+static const char *pushprompt (lua_State *L, int firstline) {
+  if (lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return lua_pushstring(L, firstline ? "> " : ">> ");
+  }
+  else {
+    const char *p = luaL_tolstring(L, -1, NULL);
+    lua_remove(L, -2);
+    return p;
+  }
 }
+
+#if defined(LUAGRAD_READLINE)
+static int use_readline = 0;  /* stdin is a terminal: read through readline */
+
+/* readline's line, pushed; 0 at end of input */
+static int readline_push (lua_State *L, int firstline) {
+  char *line = readline(pushprompt(L, firstline));
+  lua_pop(L, 1);
+  if (line == NULL) return 0;
+  lua_pushstring(L, line);
+  free(line);
+  return 1;
+}
+
+/* a chunk that compiled (or failed with anything but an unfinished end), for the Up arrow */
+static void saveline (const char *chunk) {
+  if (use_readline && chunk[0] != '\0') add_history(chunk);
+}
+#else
+#define readline_push(L, firstline) ((void)(L), (void)(firstline), 0)
+#define saveline(chunk) ((void)(chunk))
+static const int use_readline = 0;
+#endif
 
 /* pushes the next line of stdin without its newline, of any length; 0 at end of input */
 static int pushline (lua_State *L, int firstline) {
   luaL_Buffer b;
   int got = 0;  /* read anything? */
-  print_prompt(L, firstline);
+  if (use_readline) {
+    if (!readline_push(L, firstline)) return 0;
+    got = 1;
+    goto done;
+  }
+  fputs(pushprompt(L, firstline), stdout);
+  fflush(stdout);
+  lua_pop(L, 1);
   luaL_buffinit(L, &b);
   for (;;) {  /* in buffer-sized pieces, as io.read("l") does */
     char *p = luaL_prepbuffer(&b);
@@ -210,6 +250,7 @@ static int pushline (lua_State *L, int firstline) {
     lua_pop(L, 1);
     return 0;
   }
+done:
   if (firstline && lua_tostring(L, -1)[0] == '=') {  /* "=x" means "return x", as in 5.2 */
     lua_pushfstring(L, "return %s", lua_tostring(L, -1) + 1);
     lua_remove(L, -2);
@@ -233,7 +274,7 @@ static int incomplete (lua_State *L, int status) {
 /* compiles "return <line>;" so that expressions print their values */
 static int addreturn (lua_State *L) {
   const char *retline = lua_pushfstring(L, "return %s;", lua_tostring(L, -1));
-  int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+  int status = luaL_loadbufferx(L, retline, strlen(retline), "=stdin", "t");
   if (status == LUA_OK)
     lua_remove(L, -2);  /* the modified line */
   else
@@ -246,9 +287,18 @@ static int multiline (lua_State *L) {
   for (;;) {
     size_t len;
     const char *line = lua_tolstring(L, 1, &len);
-    int status = luaL_loadbuffer(L, line, len, "=stdin");
-    if (!incomplete(L, status) || !pushline(L, 0))
+    int status = luaL_loadbufferx(L, line, len, "=stdin", "t");  /* text: see the top */
+    if (status == LUA_ERRSYNTAX && line[0] == '\033') {  /* an arrow key, read as text */
+      lua_pop(L, 1);
+      lua_pushliteral(L, "stdin: a key (an arrow?) reached the REPL as text: this luagrad has "
+                      "no line editing (install libreadline-dev, then build again)");
+      saveline(line);
       return status;
+    }
+    if (!incomplete(L, status) || !pushline(L, 0)) {
+      saveline(line);
+      return status;
+    }
     lua_pushliteral(L, "\n");
     lua_insert(L, -2);
     lua_concat(L, 3);  /* line .. "\n" .. next line, at index 1 */
@@ -263,6 +313,8 @@ static int loadline (lua_State *L) {
     return -1;
   if ((status = addreturn(L)) != LUA_OK)
     status = multiline(L);
+  else
+    saveline(lua_tostring(L, 1));
   lua_remove(L, 1);  /* the line */
   return status;
 }
@@ -280,10 +332,27 @@ static void l_print (lua_State *L) {
   }
 }
 
+/* The module as the globals lg and luagrad, for the REPL: what one types first there */
+static int bindmodule (lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "luagrad");
+  lua_call(L, 1, 1);
+  lua_pushvalue(L, -1);
+  lua_setglobal(L, "lg");
+  lua_setglobal(L, "luagrad");
+  return 0;
+}
+
 /* errors in the REPL are reported and forgotten: they change no exit status */
 static void doREPL (lua_State *L) {
   int status;
   const char *oldprogname = progname;
+  lua_pushcfunction(L, bindmodule);
+  report(L, docall(L, 0, 0));
+#if defined(LUAGRAD_READLINE)
+  use_readline = isatty(0);
+  rl_readline_name = "luagrad";
+#endif
   progname = NULL;
   while ((status = loadline(L)) != -1) {
     if (status == LUA_OK)

@@ -457,7 +457,10 @@ static int compiled_gc (lua_State *L) {
 /* lg.compile(f) -> a compiled function */
 static int mod_compile (lua_State *L) {
   Compiled *c;
-  if (lua_type(L, 1) != LUA_TFUNCTION) lgL_argerror(L, "compile", 1, "function");
+  if (lua_type(L, 1) != LUA_TFUNCTION) {  /* or anything with __call, even behind a lock */
+    if (!luaL_getmetafield(L, 1, "__call")) lgL_argerror(L, "compile", 1, "function");
+    lua_pop(L, 1);
+  }
   c = (Compiled *)lgC_newuserdatauv(L, sizeof(Compiled), 3);
   memset(c, 0, sizeof(*c));
   luaL_setmetatable(L, COMPILED_MT);

@@ -3,6 +3,7 @@
 ** comparisons, and the methods and module functions on a graph (backward, zero_grad,
 ** detach, to_dot, lg.type).
 */
+#include <stdlib.h>
 #include <string.h>
 
 #include "lua/lg_lua.h"
@@ -46,7 +47,41 @@ static void pushlabel (lua_State *L, const lg_Value *v, int vi) {
   else lua_pushnil(L);
 }
 
-/* v.data, v.grad, v.label, v.op, then the methods */
+static int cmpname (const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Raises for a key that is neither a field nor a method (a misspelling reads nil nowhere),
+   naming the valid ones: the fields, then the methods in order. The names are anchored in
+   the method table while the message is built. */
+static int nofield (lua_State *L, const char *k) {
+  const char *names[128];
+  int n = 0, i;
+  luaL_Buffer b;
+  lua_pushnil(L);
+  while (lua_next(L, UV_EXTRA) != 0) {
+    if (lua_type(L, -2) == LUA_TSTRING && n < (int)(sizeof(names) / sizeof(names[0])))
+      names[n++] = lua_tostring(L, -2);
+    lua_pop(L, 1);
+  }
+  qsort(names, (size_t)n, sizeof(names[0]), cmpname);
+  luaL_buffinit(L, &b);
+  luaL_where(L, 1);  /* the position of the reading code, as luaL_error gives */
+  luaL_addvalue(&b);
+  if (lua_type(L, 2) == LUA_TSTRING) lua_pushfstring(L, "luagrad: a value has no field '%s'", k);
+  else lua_pushfstring(L, "luagrad: a value has no %s key", luaL_typename(L, 2));
+  luaL_addvalue(&b);
+  luaL_addstring(&b, " (fields: data, grad, label, op; methods:");
+  for (i = 0; i < n; i++) {
+    luaL_addstring(&b, i > 0 ? ", " : " ");
+    luaL_addstring(&b, names[i]);
+  }
+  luaL_addchar(&b, ')');
+  luaL_pushresult(&b);
+  return lua_error(L);
+}
+
+/* v.data, v.grad, v.label, v.op, then the methods; anything else is an error */
 static int value_index (lua_State *L) {
   lg_Value *v = lgL_checkvalue(L, 1, "__index");
   const char *k = (lua_type(L, 2) == LUA_TSTRING) ? lua_tostring(L, 2) : "";
@@ -66,7 +101,9 @@ static int value_index (lua_State *L) {
   else if (strcmp(k, "op") == 0) lua_pushstring(L, lgI_opname(v));
   else {
     lua_settop(L, 2);
+    lua_pushvalue(L, 2);
     lua_rawget(L, UV_EXTRA);  /* the method table */
+    if (lua_isnil(L, -1)) nofield(L, k);  /* the key still at 2 */
   }
   return 1;
 }
@@ -104,15 +141,14 @@ static int value_newindex (lua_State *L) {
   return 0;
 }
 
-/* tostring(v) -> "Value(label=a, data=33, grad=0)" */
-static int value_tostring (lua_State *L) {
-  lg_Value *v = lgL_checkvalue(L, 1, "__tostring");
+/* Pushes "Value(label=a, data=33, grad=0)" for the Value v at stack index vi. */
+static void pushstring (lua_State *L, const lg_Value *v, int vi) {
   char num[32];
   luaL_Buffer b;
   if (lgL_getwork(L)->recording) lgL_unguarded(L);   /* the text shows the grad too */
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "Value(");
-  pushlabel(L, v, 1);
+  pushlabel(L, v, vi);
   if (lua_isstring(L, -1)) {
     luaL_addstring(&b, "label=");
     luaL_addvalue(&b);
@@ -125,6 +161,31 @@ static int value_tostring (lua_State *L) {
   luaL_addstring(&b, lgI_fmtnum(num, v->grad));
   luaL_addchar(&b, ')');
   luaL_pushresult(&b);
+}
+
+/* tostring(v) -> "Value(label=a, data=33, grad=0)" */
+static int value_tostring (lua_State *L) {
+  pushstring(L, lgL_checkvalue(L, 1, "__tostring"), 1);
+  return 1;
+}
+
+/* a .. b with a Value on either side: each Value as tostring gives it, as Lua itself turns
+   a number into a string there; the other side must be a string or a number, as for Lua */
+static int value_concat (lua_State *L) {
+  int i;
+  if (lgL_tovalue(L, 1) == NULL && lgL_tovalue(L, 2) == NULL)  /* called by hand */
+    luaL_error(L, "luagrad: bad operand #1 to '..' (value expected, got %s)",
+               lgL_typename(L, 1));
+  for (i = 1; i <= 2; i++) {
+    const lg_Value *v = lgL_tovalue(L, i);
+    if (v != NULL) pushstring(L, v, i);
+    else if (lua_type(L, i) == LUA_TSTRING || lua_type(L, i) == LUA_TNUMBER)
+      lua_pushvalue(L, i);
+    else
+      luaL_error(L, "luagrad: bad operand #%d to '..' (string, number or value expected, "
+                 "got %s)", i, lgL_typename(L, i));
+  }
+  lua_concat(L, 2);
   return 1;
 }
 
@@ -290,6 +351,7 @@ static int mod_type (lua_State *L) {
 static const luaL_Reg value_meta[] = {
   {"__newindex", value_newindex},
   {"__tostring", value_tostring},
+  {"__concat", value_concat},
   {"__lt", value_lt},
   {"__le", value_le},
   {NULL, NULL}
