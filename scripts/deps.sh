@@ -8,6 +8,7 @@
 set -eu
 
 PACKAGES="gcc make cmake pkg-config lua5.4 liblua5.4-dev lua-busted graphviz valgrind"
+PACKAGES="$PACKAGES libopenblas-dev"   # CBLAS for tensor matmul (the build falls back to a C loop)
 EVERY_LUA="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit
   libluajit-5.1-dev luarocks lua-check"
 OPTIONAL="clang libclang-rt-14-dev"

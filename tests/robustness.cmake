@@ -112,3 +112,11 @@ if(BUSTED AND LUA54)
       "LD_PRELOAD=${ASAN_RUNTIME};${SAN_ENV};LUAGRAD_BIN=$<TARGET_FILE:luagrad>;LUAGRAD_EXAMPLES=${PROJECT_SOURCE_DIR}/examples")
   endforeach()
 endif()
+
+# the tensor kernels under AddressSanitizer + UBSan, built from the sources without CBLAS:
+# this run checks lgI_matmul's blocked C loop end to end (c-tensor checks the CBLAS path)
+add_executable(test_tensor_asan test_tensor.c ${LUAGRAD_CORE_SOURCES})
+sanitized(test_tensor_asan)
+target_link_libraries(test_tensor_asan PRIVATE m)
+add_test(NAME asan-c-tensor COMMAND test_tensor_asan)
+set_tests_properties(asan-c-tensor PROPERTIES ENVIRONMENT "${SAN_ENV}")
