@@ -37,6 +37,29 @@ static int cmp (const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Every figure is of a right answer: a kernel's result that differs from its reference
+   by more than tol (relative to the largest reference value) ends the run with status 1,
+   so the smoke test (bench-tensor-smoke) checks the kernels at small sizes. */
+static void agree (const char *what, const void *x, const void *ref, int64_t n, int f32,
+                   double tol) {
+  double worst = 0, scale = 1;
+  int64_t i;
+  for (i = 0; i < n; i++) {
+    double r = f32 ? ((const float *)ref)[i] : ((const double *)ref)[i];
+    if (fabs(r) > scale) scale = fabs(r);
+  }
+  for (i = 0; i < n; i++) {
+    double a = f32 ? ((const float *)x)[i] : ((const double *)x)[i];
+    double r = f32 ? ((const float *)ref)[i] : ((const double *)ref)[i];
+    if (isnan(a - r)) { worst = NAN; break; }   /* a NaN where the reference has none */
+    if (fabs(a - r) > worst) worst = fabs(a - r);
+  }
+  if (!(worst <= tol * scale)) {
+    fprintf(stderr, "tensor_kernels: %s differs from its reference by %g\n", what, worst);
+    exit(1);
+  }
+}
+
 typedef void (*Body) (void *ctx);
 
 /* the median time of reps runs of body (after one warm-up run) */
@@ -107,18 +130,22 @@ static void bench_matmul (int64_t n, int f32, int ta) {
   int64_t s[2];
   double flop = 2.0 * (double)n * (double)n * (double)n, tk;
   const char *dt = f32 ? "float32" : "float64";
+  size_t es = f32 ? sizeof(float) : sizeof(double);
+  void *ref;
   s[0] = s[1] = n;
   m.n = n; m.f32 = f32; m.ta = ta;
   lgI_workinit(&m.W, sysalloc, NULL);
   lgI_tinit(&m.a, f32 ? LGI_F32 : LGI_F64, 2, s);
   if (ta) lgI_transpose(&m.a, 0, 1, &m.a);
-  m.b = m.c = m.a;
   lgI_tinit(&m.b, m.a.dtype, 2, s);
   lgI_tinit(&m.c, m.a.dtype, 2, s);
   m.av = filled((size_t)(n * n), f32);
   m.bv = filled((size_t)(n * n), f32);
   m.cv = filled((size_t)(n * n), f32);
+  ref = malloc((size_t)(n * n) * es);
+  if (ref == NULL) { fprintf(stderr, "tensor_kernels: out of memory\n"); exit(1); }
   tk = timeit(mm_kernel, &m, 5);
+  memcpy(ref, m.cv, (size_t)(n * n) * es);
   printf("matmul %s %lldx%lld%s: lgI_matmul (%s) %.1f GFLOP/s", dt, (long long)n, (long long)n,
          ta ? " (a transposed view)" : "", lgI_blasname(), flop / tk * 1e-9);
 #ifdef LUAGRAD_HAVE_CBLAS
@@ -126,11 +153,12 @@ static void bench_matmul (int64_t n, int f32, int ta) {
     double tb = timeit(mm_blas, &m, 5);
     printf(", cblas_%cgemm directly %.1f GFLOP/s, ratio %.3f", f32 ? 's' : 'd',
            flop / tb * 1e-9, tb / tk);
+    agree("lgI_matmul", ref, m.cv, n * n, f32, f32 ? 1e-5 : 1e-12);
   }
 #endif
-  if (!ta) printf(", the C loop %.1f GFLOP/s", flop / timeit(mm_gemmc, &m, 3) * 1e-9);
-  printf("\n");
-  free(m.av); free(m.bv); free(m.cv);
+  printf(", the C loop %.1f GFLOP/s\n", flop / timeit(mm_gemmc, &m, 3) * 1e-9);
+  agree("lgI_matmul against the C loop", ref, m.cv, n * n, f32, f32 ? 1e-5 : 1e-12);
+  free(m.av); free(m.bv); free(m.cv); free(ref);
 }
 
 /* ---- elementwise ------------------------------------------------------------------------ */
@@ -186,8 +214,8 @@ static void ew_sum (void *ctx) {
 
 static void bench_elementwise (int64_t n) {
   EW e;
-  int64_t s[2], rows = (int64_t)sqrt((double)n);
-  double ns;
+  int64_t s[2], rows = (int64_t)sqrt((double)n), i, j;
+  double ns, t0, t1, t2, *ref;
   e.n = rows * rows;   /* a square, so that the transposed view covers the same numbers */
   ns = 1e9 / (double)e.n;
   s[0] = s[1] = rows;
@@ -197,15 +225,31 @@ static void bench_elementwise (int64_t n) {
   e.a = (double *)filled((size_t)e.n, 0);
   e.b = (double *)filled((size_t)e.n, 0);
   e.y = (double *)filled((size_t)e.n, 0);
+  ref = (double *)filled((size_t)e.n, 0);
+  t0 = timeit(ew_plain_add, &e, 21);
+  memcpy(ref, e.y, (size_t)e.n * sizeof(double));
+  t1 = timeit(ew_add, &e, 21);
+  agree("lgI_binary", e.y, ref, e.n, 0, 0);
+  t2 = timeit(ew_add_t, &e, 21);
+  for (i = 0; i < rows; i++)   /* y = a^T + b^T */
+    for (j = 0; j < rows; j++) ref[i * rows + j] = e.a[j * rows + i] + e.b[j * rows + i];
+  agree("lgI_binary on transposed views", e.y, ref, e.n, 0, 0);
   printf("add float64, %lld elements: plain loop %.3f ns/element, lgI_binary %.3f, "
-         "lgI_binary on transposed views %.3f\n", (long long)e.n,
-         timeit(ew_plain_add, &e, 21) * ns, timeit(ew_add, &e, 21) * ns,
-         timeit(ew_add_t, &e, 21) * ns);
+         "lgI_binary on transposed views %.3f\n", (long long)e.n, t0 * ns, t1 * ns, t2 * ns);
+  t0 = timeit(ew_plain_tanh, &e, 11);
+  memcpy(ref, e.y, (size_t)e.n * sizeof(double));
+  t1 = timeit(ew_tanh, &e, 11);
+  agree("lgI_map(tanh)", e.y, ref, e.n, 0, 0);
   printf("tanh float64, %lld elements: plain loop %.3f ns/element, lgI_map %.3f\n",
-         (long long)e.n, timeit(ew_plain_tanh, &e, 11) * ns, timeit(ew_tanh, &e, 11) * ns);
+         (long long)e.n, t0 * ns, t1 * ns);
+  t0 = timeit(ew_plain_sum, &e, 21);
+  ref[0] = sink;
+  t1 = timeit(ew_sum, &e, 21);
+  ref[1] = sink;
+  agree("lgI_reduce(sum)", ref + 1, ref, 1, 0, 1e-12);
   printf("sum float64, %lld elements: plain loop %.3f ns/element, lgI_reduce %.3f\n",
-         (long long)e.n, timeit(ew_plain_sum, &e, 21) * ns, timeit(ew_sum, &e, 21) * ns);
-  free(e.a); free(e.b); free(e.y);
+         (long long)e.n, t0 * ns, t1 * ns);
+  free(e.a); free(e.b); free(e.y); free(ref);
 }
 
 int main (int argc, char **argv) {

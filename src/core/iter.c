@@ -14,7 +14,7 @@
 /* Whether dimension a should run inside dimension b: decided by the first operand (the
    output first) whose strides on them differ, broadcast (stride 0) ones skipped, as
    PyTorch's reorder_dimensions; 0 when none decides (keep the given order). */
-static int inner (int nops, const lg_TDesc *const *ops, int a, int b) {
+static int runsinside (int nops, const lg_TDesc *const *ops, int a, int b) {
   int k;
   for (k = 0; k < nops; k++) {
     int64_t sa = ops[k]->stride[a], sb = ops[k]->stride[b];
@@ -44,7 +44,7 @@ int lgI_iterinit (lgI_Iter *it, int nops, const lg_TDesc *const *ops, void *cons
   for (i = 0; i < d0->ndim; i++) {
     if (d0->size[i] == 1) continue;
     order[nd] = i;
-    for (j = nd++; j > 0 && inner(nops, ops, order[j - 1], order[j]) > 0; j--) {
+    for (j = nd++; j > 0 && runsinside(nops, ops, order[j - 1], order[j]) > 0; j--) {
       int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
     }
   }

@@ -170,7 +170,7 @@ LGI_FUNC const char *lgI_blasname (void);
    dtype (LG_EARG otherwise, and for bad shapes: the binding checks them to word its
    message). An operand whose two last strides are row-major or column-major goes to BLAS
    as is, with a transpose flag; any other is copied to contiguous first (LG_EMEM if that
-   copy cannot be allocated; c is then unchanged). */
+   copy cannot be allocated; c is then unchanged). c must not overlap a or b. */
 LGI_FUNC int lgI_matmul (lg_Work *W, double beta, const lg_TDesc *c, void *cd,
                          const lg_TDesc *a, const void *ad, const lg_TDesc *b, const void *bd);
 /* The blocked C loop behind lgI_matmul without BLAS, with CBLAS's row-major meaning
