@@ -25,10 +25,12 @@ build = {
   modules = {
     ["luagrad.core"] = {
       sources = { "src/core/ops.c", "src/core/call.c", "src/core/work.c", "src/core/text.c",
+                  "src/core/shape.c", "src/core/iter.c", "src/core/reduce.c", "src/core/blas.c",
+                  "src/core/random.c", "src/core/tnode.c",
                   "src/graph/order.c", "src/graph/sweep.c", "src/graph/tape.c", "src/graph/kinds.c",
                   "src/graph/graphmode.c",
                   "src/graph/dot.c", "src/graph/arena.c",
-                  "src/lua/base.c", "src/lua/record.c", "src/lua/ops.c", "src/lua/host.c",
+                  "src/lua/base.c", "src/lua/record.c", "src/lua/tensor.c", "src/lua/ops.c", "src/lua/host.c",
                   "src/lua/custom.c", "src/lua/grad.c", "src/lua/value.c",
                   "src/lua/compile.c", "src/lua/open.c", "src/lua/noembed.c" },
       incdirs = { "include", "src" },
