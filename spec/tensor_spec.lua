@@ -405,11 +405,14 @@ describe("tostring", function ()
                      tostring(lg.zeros(2):requires_grad_()))
     assert.are.equal("Tensor([], shape={2, 0})", tostring(lg.zeros(2, 0)))
   end)
+  local function squeezed (t)   -- without the alignment's spaces
+    return (tostring(t):gsub(" +", " "):gsub("%[ ", "["))
+  end
   it("prints numbers in the shortest form that reads back the same", function ()
     assert.are.equal("Tensor([0.1, 0.3333333333333333, 1e-300, inf, -inf, nan, 100000], shape={7})",
-                     (tostring(lg.tensor{0.1, 1 / 3, 1e-300, 1 / 0, -1 / 0, 0 / 0, 1e5}):gsub(" +", " "):gsub("%[ ", "[")))
+                     squeezed(lg.tensor{0.1, 1 / 3, 1e-300, 1 / 0, -1 / 0, 0 / 0, 1e5}))
     assert.are.equal("Tensor([0.1, 0.33333334], shape={2}, dtype=float32)",
-                     (tostring(lg.tensor({0.1, 1 / 3}, {dtype = "float32"})):gsub(" +", " "):gsub("%[ ", "[")))
+                     squeezed(lg.tensor({0.1, 1 / 3}, {dtype = "float32"})))
     for _, x in ipairs({0.1, 1 / 3, 2 ^ -1074, 1.7976931348623157e308, 123456.789}) do
       local s = tostring(lg.tensor{x}):match("%[(.*)%]")
       assert.are.equal(x, tonumber(s))
@@ -453,4 +456,39 @@ describe("memory", function ()
     end
     assert.is_true(peak < 3 * before + 2048)   -- the collector's pause, not 40 MB more
   end)
+end)
+
+describe("docs/tensors.md", function ()
+  -- each ```lua block runs; its prints must be the text of its `--> ` lines
+  local f = assert(io.open("docs/tensors.md"))
+  local text = f:read("*a")
+  f:close()
+  local n = 0
+  for block in text:gmatch("```lua\n(.-)```") do
+    n = n + 1
+    it("runs example " .. n .. " as shown", function ()
+      local expected, printed = {}, {}
+      for line in block:gmatch("([^\n]*)\n") do
+        local out = line:match("^%-%->(.*)$")
+        if out then expected[#expected + 1] = out:gsub("^ ", "") end
+      end
+      local env = setmetatable({print = function (...)
+        local parts = {}
+        for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+        for line in (table.concat(parts, "\t") .. "\n"):gmatch("([^\n]*)\n") do
+          printed[#printed + 1] = line
+        end
+      end}, {__index = _G})
+      local chunk
+      if setfenv then
+        chunk = assert(loadstring(block))
+        setfenv(chunk, env)
+      else
+        chunk = assert(load(block, "example", "t", env))
+      end
+      chunk()
+      assert.are.same(expected, printed)
+    end)
+  end
+  it("has examples", function () assert.is_true(n >= 5) end)
 end)
