@@ -50,7 +50,7 @@ execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=${ASAN_RUNTIME_NAME
                 OUTPUT_VARIABLE ASAN_RUNTIME OUTPUT_STRIP_TRAILING_WHITESPACE)
 # A report ends the run with a failure; leaks are reported when the state is closed (busted
 # closes it on exit); ASan's own allocator is what Lua's realloc calls reach.
-set(SAN_ENV "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=1"
+set(SAN_ENV "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=1:allocator_may_return_null=1"
             "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 
 # The Lua parts compiled in, generated again here (a generated file is visible only in the

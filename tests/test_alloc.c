@@ -695,6 +695,109 @@ static long sweep_compile (long stride) {
 
 /* }================================================================== */
 
+/* Tensors: every creation function, field and conversion, printing and the errors of
+   tensors, under every failing allocation (persistent and transient). Each failure is
+   "not enough memory"; the same state, with memory again, gives the reference text. */
+static const char *tensor_script =
+  "local lg = ...\n"
+  "local out = {}\n"
+  "local function rec (x) out[#out + 1] = tostring(x) end\n"
+  "local function expect_error (f, ...)\n"
+  "  local ok, e = pcall(f, ...)\n"
+  "  if ok or type(e) ~= 'string' or not e:find('luagrad', 1, true) then error(e, 0) end\n"
+  "  rec(e)\n"
+  "end\n"
+  "lg.manual_seed(3)\n"
+  "local t = lg.tensor({{1, 2}, {3, 4.5}}, {requires_grad = true})\n"
+  "local f = lg.tensor(t, {dtype = 'float32'})\n"
+  "rec(t) rec(f) rec(lg.zeros(2, 3)) rec(lg.ones({2}, {dtype = 'float32'})) rec(lg.empty(3).dtype)\n"
+  "rec(lg.full({2, 2}, 7)) rec(lg.eye(2, 3)) rec(lg.arange(1, 4, 0.5)) rec(lg.linspace(0, 1, 3))\n"
+  "rec(lg.rand(2)) rec(lg.randn(3)) rec(lg.randint(1, 9, {4})) rec(lg.randperm(5))\n"
+  "rec(lg.zeros_like(t)) rec(lg.ones_like(f)) rec(lg.rand_like(t)) rec(lg.randn_like(f))\n"
+  "rec(table.concat(t.shape, ',')) rec(t:size(2)) rec(t:dim()) rec(t:numel()) rec(#t)\n"
+  "rec(t.dtype) rec(t.requires_grad) rec(t.is_leaf) rec(t.op) rec(t.grad)\n"
+  "t.grad = lg.ones(2, 2) rec(t.grad) t.grad = nil rec(t.grad)\n"
+  "rec(#t:totable()) rec(lg.tensor{5}:item()) rec(t:get(-1, 2))\n"
+  "rec(t:detach()) rec(f:clone()) rec(f:contiguous()) rec(f:to('float64')) rec(t:to('float64'))\n"
+  "rec(lg.arange(1500)) rec(lg.zeros(8, 200)) rec('x' .. f)\n"
+  "expect_error(lg.tensor, {{1, 2}, {3}})\n"
+  "expect_error(lg.tensor, {1, 'a'})\n"
+  "expect_error(t.get, t, 5, 1)\n"
+  "expect_error(lg.zeros, -1)\n"
+  "expect_error(lg.zeros, 1e10, 1e10, 1e10)\n"
+  "expect_error(lg.ones, {2}, {dtype = 'int8'})\n"
+  "expect_error(function () return t.nope end)\n"
+  "expect_error(function () return t < t end)\n"
+  "expect_error(function () t.grad = lg.ones(3) end)\n"
+  "local ok, e = pcall(lg.zeros, 1e7, 1e7)\n"
+  "rec(ok) rec(e)\n"
+  "return table.concat(out, '\\n')\n";
+
+static int run_tensors (lua_State *L) {
+  if (luaL_loadstring(L, tensor_script) != LUA_OK) return lua_error(L);
+  luaL_requiref(L, "luagrad", luaopen_luagrad, 0);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+/* Runs the tensor script in L; the result or the message on the stack. */
+static int try_tensors (lua_State *L) {
+  lua_pushcfunction(L, run_tensors);
+  return lua_pcall(L, 0, 1, 0);
+}
+
+static long sweep_tensors (int transient) {
+  long n, tried = 0;
+  char *ref = NULL;
+  {
+    Host h = {-1, 0, 0, 0};
+    lua_State *L = lua_newstate(host_alloc, &h);
+    luaL_openlibs(L);
+    if (try_tensors(L) != LUA_OK) FAIL("tensors: %s", lua_tostring(L, -1));
+    else {
+      const char *s = lua_tostring(L, -1);
+      ref = (char *)malloc(strlen(s) + 1);
+      strcpy(ref, s);
+    }
+    lua_close(L);
+    live = 0;
+    if (ref == NULL) return 0;
+    if (strncmp(ref, "Tensor([[  1,   2],", 19) != 0) FAIL("tensors: wrong reference");
+  }
+  for (n = 0; ; n++) {
+    Host h = {-1, 0, 0, 0};
+    lua_State *L = lua_newstate(host_alloc, &h);
+    int status;
+    luaL_openlibs(L);
+    /* Lua 5.4.4's buffer box metatable, made whole first (see setup) */
+    if (luaL_dostring(L, "return table.concat({('x'):rep(4096), 'y'})") != LUA_OK)
+      FAIL("tensors: %s", lua_tostring(L, -1));
+    lua_settop(L, 0);
+    h.budget = n;
+    h.transient = transient;
+    status = try_tensors(L);
+    tried++;
+    if (status != LUA_OK && strcmp(lua_tostring(L, -1), "not enough memory") != 0)
+      FAIL("tensors N=%ld: %s", n, lua_tostring(L, -1));
+    else if (status == LUA_OK && strcmp(lua_tostring(L, -1), ref) != 0)
+      FAIL("tensors N=%ld: wrong output", n);
+    lua_pop(L, 1);
+    h.budget = -1;
+    if (try_tensors(L) != LUA_OK) FAIL("tensors N=%ld, rerun: %s", n, lua_tostring(L, -1));
+    else if (strcmp(lua_tostring(L, -1), ref) != 0) FAIL("tensors N=%ld: rerun differs", n);
+    lua_close(L);
+    if (live != 0) {
+      FAIL("tensors N=%ld: %zu bytes left allocated", n, live);
+      live = 0;
+    }
+    if (h.failed == 0) break;
+  }
+  printf("tensors (%s): %ld allocation points tried\n",
+         transient ? "transient" : "persistent", tried);
+  free(ref);
+  return tried;
+}
+
 int main (int argc, char **argv) {
   long stride = (argc > 1) ? atol(argv[1]) : 1, points = 0;
   char *ref;
@@ -709,6 +812,8 @@ int main (int argc, char **argv) {
   points += sweep_open();
   points += sweep_reach(stride);
   points += sweep_compile(stride);
+  points += sweep_tensors(0);
+  points += sweep_tensors(1);
   free(ref);
   printf("%ld allocation points in all, %d failed\n", points, failures);
   return failures != 0;

@@ -42,10 +42,11 @@ struct lg_Value {
 /*
 ** The kinds of node. Every traversal dispatches on the kind alone, through lgI_kinds
 ** (graph/kinds.c), never on op numbers: a leaf; a built-in op, a row of lgI_ops; a host
-** function's call, which holds its outputs (lg_CallRec); and one output of a call. A new
-** kind of node (a tensor op) is a new row there.
+** function's call, which holds its outputs (lg_CallRec); one output of a call; and a
+** tensor (core/lg_tnode.h: the header, then its record and data). A new kind of node is a
+** new row there.
 */
-enum { LGI_KLEAF, LGI_KOP, LGI_KCALL, LGI_KOUTPUT, LGI_NKINDS };
+enum { LGI_KLEAF, LGI_KOP, LGI_KCALL, LGI_KOUTPUT, LGI_KTENSOR, LGI_NKINDS };
 
 #define LGI_INLINEMASK 8
 #define LGI_HEADSIZE offsetof(lg_Value, in)

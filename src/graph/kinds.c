@@ -85,6 +85,15 @@ static const char *output_name (const lg_Value *v) { return lgI_callrec(v->in[0]
 
 static void noabandon (lg_Value *v) { (void)v; }
 
+/* ---- a tensor (core/lg_tnode.h) ----------------------------------------------------- */
+
+/* Tensors are leaves so far, and no Value op takes one: no sweep reaches a tensor, and one
+   that did would find nothing to pass on. Their sweeps' steps come with tensor ops. */
+static int tensor_unsupported (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
+  (void)T; (void)W; (void)i; (void)c;
+  return LG_EARG;   /* a tape never holds a tensor yet */
+}
+
 /* ---- the table ---------------------------------------------------------------------- */
 
 const lgI_Kind lgI_kinds[LGI_NKINDS] = {
@@ -98,6 +107,8 @@ const lgI_Kind lgI_kinds[LGI_NKINDS] = {
                    lgI_tapecallfwd, lgI_tapecallbwd, lgI_callgraphreverse, lgI_callgraphtangent},
   [LGI_KOUTPUT] = {output_reverse, output_tangent, noabandon,        output_name, LGI_DOTOUTPUT, 0,      0,
                    lgI_tapeoutfwd, lgI_tapeoutbwd,  lgI_outputgraphreverse, lgI_outputgraphtangent},
+  [LGI_KTENSOR] = {leaf_step,      leaf_step,      noabandon,        op_name,     LGI_DOTRECORD, 0,      0,
+                   tensor_unsupported, tensor_unsupported, lgI_leafgraphreverse, lgI_leafgraphtangent},
 };
 
 const char *lgI_opname (const lg_Value *v) { return lgI_kinds[v->kind].name(v); }

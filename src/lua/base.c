@@ -16,7 +16,18 @@
 ** =================================================================== */
 
 const char *lgL_typename (lua_State *L, int i) {
-  return lgL_tovalue(L, i) ? "value" : luaL_typename(L, i);
+  if (lgL_tovalue(L, i)) return "value";
+  return lgL_istensor(L, i) ? "tensor" : luaL_typename(L, i);
+}
+
+int lgL_istensor (lua_State *L, int i) {
+  int is = 0;
+  if (lua_type(L, i) == LUA_TUSERDATA && lua_getmetatable(L, i)) {
+    luaL_getmetatable(L, TENSOR_MT);
+    is = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+  }
+  return is;
 }
 
 /*

@@ -1,7 +1,8 @@
 /*
 ** lg_lua.h: what the binding's files (src/lua) share, in their order, each building only on
 ** those before it: base.c (errors, checks, scratch, upvalues, new nodes), record.c (how ops
-** record: no_grad scopes, anomaly detection, lg.compile's guards), ops.c (the operations
+** record: no_grad scopes, anomaly detection, lg.compile's guards), tensor.c (tensors as
+** data: their userdata, creation, fields, conversions, printing), ops.c (the operations
 ** from the op table), host.c (host functions' calls), custom.c (lg.custom), grad.c
 ** (derivatives as Values, forward mode, lg.gradients), value.c (Values' fields and methods),
 ** compile.c (lg.compile), and open.c, which opens them all. Only the binding includes
@@ -15,8 +16,10 @@
 
 #include "lua/lg_compat.h"
 #include "graph/lg_graph.h"
+#include "core/lg_tnode.h"
 
 #define VALUE_MT "luagrad.Value"
+#define TENSOR_MT "luagrad.Tensor"
 #define WORK_KEY "luagrad.work"
 #define LABELS_KEY "luagrad.labels"
 #define COMPILED_MT "luagrad.Compiled"
@@ -98,7 +101,9 @@ static inline lg_Value *lgL_newleaf (lua_State *L, double x) {
 /* Errors, in the library's shapes (see the README): they raise, never return. A bad input
    is "luagrad.<fn>: bad <argument #n | option 'x' | field 'x'> (<what> expected[ at index
    <i>], got <type>)", the type that of the value at stack index at. */
-LGI_FUNC const char *lgL_typename (lua_State *L, int i);   /* "value", or Lua's name */
+LGI_FUNC const char *lgL_typename (lua_State *L, int i);   /* "value", "tensor", or Lua's */
+/* Whether the value at i is a tensor (a lookup of its metatable: not for hot paths). */
+LGI_FUNC int lgL_istensor (lua_State *L, int i);
 LGI_FUNC int lgL_argerror (lua_State *L, const char *fn, int arg, const char *what);
 LGI_FUNC int lgL_argerrorat (lua_State *L, const char *fn, int arg, const char *what,
                              lua_Integer index, int at);
@@ -147,6 +152,21 @@ LGI_FUNC int lgL_nanerror (lua_State *L, lg_Work *W);
 LGI_FUNC void lgL_addguard (lua_State *L, int kind, int a, int b, int expect);
 /* Inside a recording: Lua saw a number that no guard can check; record on every call. */
 #define lgL_unguarded(L) lgL_addguard(L, LGI_GDATA, 0, 0, 0)
+
+/* ---- tensor.c: a tensor is a userdata holding its node (core/lg_tnode.h), and its data
+   when it owns it; its metatable is TENSOR_MT's, locked as Values'. */
+/* The tensor at i, or NULL; or the error "<what> expected". */
+LGI_FUNC lg_Value *lgL_totensor (lua_State *L, int i);
+LGI_FUNC lg_Value *lgL_checktensor (lua_State *L, int arg, const char *fn);
+/* Pushes a new leaf tensor owning uninitialized data of descriptor d (contiguous);
+   "not enough memory" when it cannot be had, the state intact. */
+LGI_FUNC lg_Value *lgL_newtensor (lua_State *L, const lg_TDesc *d);
+/* Lua's numbering to the kernels' (0-based), or the contract's errors: index i of a
+   dimension dim (0-based) of size n, 1-based or negative from the end; dimension d of a
+   tensor of ndim dimensions, likewise. Non-integers are argument arg's error. */
+LGI_FUNC int64_t lgL_tindex (lua_State *L, const char *fn, int arg, int64_t n, int dim);
+LGI_FUNC int lgL_tdim (lua_State *L, const char *fn, int arg, int ndim);
+LGI_FUNC void lgL_opentensor (lua_State *L, int module);
 
 /* ---- ops.c ------------------------------------------------------------------------ */
 /* Pushes op applied to the Values or numbers at ia and ib (ib unused for a unary op), or at

@@ -22,6 +22,7 @@ int luaopen_luagrad_core (lua_State *L) {
   lgL_openvalue(L, module, methods, mt);
   lgL_openops(L, module, methods, mt);
   lgL_openrecord(L, module);
+  lgL_opentensor(L, module);
   lgL_opengrad(L, module);
   lgL_opencustom(L, module);
   lgL_opencompile(L, module);

@@ -337,10 +337,11 @@ static int mod_to_dot (lua_State *L) {
   return 1;
 }
 
-/* lg.type(x) -> "value" or nil */
+/* lg.type(x) -> "value", "tensor" or nil */
 static int mod_type (lua_State *L) {
   if (lua_isnone(L, 1)) lgL_argerror(L, "type", 1, "value");
   if (lgL_tovalue(L, 1)) lua_pushliteral(L, "value");
+  else if (lgL_istensor(L, 1)) lua_pushliteral(L, "tensor");
   else lua_pushnil(L);
   return 1;
 }
