@@ -19,17 +19,9 @@ end
 -- A number to compare a Value with: Lua 5.1 and LuaJIT compare a Value only with a Value.
 local K = _VERSION == "Lua 5.1" and lg.value or function (x) return x end
 local unpack = table.unpack or unpack
-local negzero = -1 / math.huge   -- made at run time: Lua 5.1 folds the constant -0.0 to 0
+local negzero = require("spec.helpers").NEGZERO   -- made at run time (Lua 5.1 folds -0.0)
 
-local newproxy = rawget(_G, "newproxy")
-local function finalized (fn)
-  if _VERSION == "Lua 5.1" and newproxy then
-    local p = newproxy(true)
-    getmetatable(p).__gc = fn
-    return p
-  end
-  return setmetatable({}, {__gc = fn})
-end
+local finalized = require("spec.helpers").finalized   -- an object whose finalizer is fn
 
 -- Eager mode's value and gradients of f at the numbers xs: f's own backward calls and grad
 -- reads happen as they do in f; the gradients are those of f's result alone.

@@ -9,16 +9,7 @@
 
 local lg = require("luagrad")
 
--- An object whose finalizer is fn: a table on 5.2+, a proxy where tables have no __gc
-local newproxy = rawget(_G, "newproxy")
-local function finalized (fn)
-  if _VERSION == "Lua 5.1" and newproxy then
-    local p = newproxy(true)
-    getmetatable(p).__gc = fn
-    return p
-  end
-  return setmetatable({}, {__gc = fn})
-end
+local finalized = require("spec.helpers").finalized   -- an object whose finalizer is fn
 
 local function full ()
   collectgarbage()
