@@ -375,12 +375,18 @@ static void checktext (lua_State *L, unsigned slot, const char *prefix, const ch
   lua_pop(L, 1);
 }
 
-static int isvalueslot (lua_State *L, unsigned slot) {
-  int yes;
+/* What lg.type says of a slot: "value", "tensor", or NULL for anything else */
+static const char *const slottypes[] = {"value", "tensor"};
+static const char *slottype (lua_State *L, unsigned slot) {
+  const char *t = NULL;
+  int i;
+  lua_getfield(L, LG, "type");
   lua_rawgeti(L, SLOTS, (lua_Integer)slot + 1);
-  yes = isvalue(L, -1);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+    for (i = 0; i < 2; i++)
+      if (strcmp(lua_tostring(L, -1), slottypes[i]) == 0) t = slottypes[i];
   lua_pop(L, 1);
-  return yes;
+  return t;
 }
 
 /* t[k] = v with Lua's own rules (metamethods included), as a script would assign */
@@ -461,7 +467,7 @@ static void step (lua_State *L, Input *in, Host *h) {
       TRACE("s%u:zero_grad()\n", s);
       lua_getfield(L, LG, "zero_grad");
       lua_rawgeti(L, SLOTS, (lua_Integer)s + 1);
-      if (lua_pcall(L, 1, 0, 0) == LUA_OK && isvalueslot(L, s)) {
+      if (lua_pcall(L, 1, 0, 0) == LUA_OK && slottype(L, s) == slottypes[0]) {
         lua_rawgeti(L, SLOTS, (lua_Integer)s + 1);
         lua_getfield(L, -1, "grad");
         if (lua_tonumber(L, -1) != 0.0) {
@@ -490,12 +496,12 @@ static void step (lua_State *L, Input *in, Host *h) {
     }
     case 12: {  /* tostring */
       unsigned s = byte(in) % NSLOTS;
-      int isv = isvalueslot(L, s);
+      const char *type = slottype(L, s);  /* a Value's or a tensor's text has its shape */
       TRACE("s%u = tostring(s%u)\n", dst % NSLOTS, s);
       lua_getglobal(L, "tostring");
       lua_rawgeti(L, SLOTS, (lua_Integer)s + 1);
-      if (call(L, 1, dst % NSLOTS, "tostring") && isv)
-        checktext(L, dst % NSLOTS, "Value(", ")");
+      if (call(L, 1, dst % NSLOTS, "tostring") && type != NULL)
+        checktext(L, dst % NSLOTS, type == slottypes[0] ? "Value(" : "Tensor(", ")");
       break;
     }
     case 13: case 14: {  /* a field assignment: data, grad, label, op or another key */
