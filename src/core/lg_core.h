@@ -43,10 +43,11 @@ struct lg_Value {
 ** The kinds of node. Every traversal dispatches on the kind alone, through lgI_kinds
 ** (graph/kinds.c), never on op numbers: a leaf; a built-in op, a row of lgI_ops; a host
 ** function's call, which holds its outputs (lg_CallRec); one output of a call; and a
-** tensor (core/lg_tnode.h: the header, then its record and data). A new kind of node is a
+** tensor (core/lg_tnode.h: the header, then its record and data); a Value made by a tensor
+** op (a full reduction: the header, slots, then a small record). A new kind of node is a
 ** new row there.
 */
-enum { LGI_KLEAF, LGI_KOP, LGI_KCALL, LGI_KOUTPUT, LGI_KTENSOR, LGI_NKINDS };
+enum { LGI_KLEAF, LGI_KOP, LGI_KCALL, LGI_KOUTPUT, LGI_KTENSOR, LGI_KTVALUE, LGI_NKINDS };
 
 #define LGI_INLINEMASK 8
 #define LGI_HEADSIZE offsetof(lg_Value, in)
@@ -205,6 +206,11 @@ typedef struct lg_Work {
                                         node the outer sweep holds is LGI_EBUSY */
   int mode;                          /* LGI_NOGRAD | LGI_ANOMALY, set by the binding */
   const void *mt;                    /* the binding's Value metatable: operand checks */
+  int tensors;                       /* tensor nodes among them (set by lgI_toposort) */
+  /* Called by a backward over tensors once every adjoint is known and before any grad
+     changes (the binding makes the .grad tensors that leaves' adjoints go to: gradto);
+     an error abandons the sweep. */
+  int (*tgrads) (struct lg_Work *W);
   lg_Value *bad;                     /* LGI_ENAN: the node whose derivative gave NaN */
   uint32_t badarg;                   /* and for which of its arguments */
 } lg_Work;
@@ -231,6 +237,10 @@ static inline int lgI_grow (lg_Work *W, void **buf, size_t *cap, size_t need, si
 #define LGI_ENAN 101
 /* A traversal nested in a sweep's callback met a node of that sweep's graph. */
 #define LGI_EBUSY 102
+/* A traversal that does not support tensors yet (graph mode, forward mode, tapes) met one. */
+#define LGI_ETENSOR 103
+/* A backward needs a tensor's numbers that were changed in place since its op ran. */
+#define LGI_EVERSION 104
 
 /* ---- host functions (call.c) -------------------------------------------- */
 

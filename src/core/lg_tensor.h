@@ -94,7 +94,7 @@ LGI_FUNC int lgI_sumto (int ng, const int64_t *g, int nx, const int64_t *x, uint
 
 /* ---- the iterator and elementwise loops (iter.c) ------------------------------------ */
 
-#define LGI_MAXOPS 4   /* operands of one loop, the output first */
+#define LGI_MAXOPS 8   /* operands of one loop, the output first */
 
 /* An inner loop: n elements, the k-th operand's at p[k] + i * s[k] (s in bytes). */
 typedef void (*lgI_Loop) (char **p, const int64_t *s, int64_t n, void *ud);

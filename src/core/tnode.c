@@ -41,6 +41,7 @@ lg_Value *lgI_inittensor (void *mem, uint32_t n, const lg_TDesc *d, int owns) {
     r->data = (void *)p;
     r->tflags = LGI_TOWNS;
   }
+  r->tflags |= LGI_TLEAF;   /* until an op that records history says otherwise */
   return v;
 }
 

@@ -7,6 +7,7 @@
 ** their kinds otherwise.
 */
 #include "graph/lg_graph.h"
+#include "core/lg_tnode.h"
 
 /* ---- a built-in op: its row of lgI_ops -------------------------------------------- */
 
@@ -83,31 +84,60 @@ static int output_tangent (lg_Work *W, lg_Value *v) {
 
 static const char *output_name (const lg_Value *v) { return lgI_callrec(v->in[0].v)->f->name; }
 
-static void noabandon (lg_Value *v) { (void)v; }
+static void noabandon (lg_Work *W, lg_Value *v) { (void)W; (void)v; }
 
-/* ---- a tensor (core/lg_tnode.h) ----------------------------------------------------- */
+static void callabandon (lg_Work *W, lg_Value *v) { (void)W; lgI_callabandon(v); }
 
-/* Tensors are leaves so far, and no Value op takes one: no sweep reaches a tensor, and one
-   that did would find nothing to pass on. Their sweeps' steps come with tensor ops. */
+/* ---- a tensor, and a Value made by a tensor op (core/lg_tnode.h, core/tops.c) ------ */
+
+static int tensor_reverse (lg_Work *W, lg_Value *v) { return lgI_treverse(W, v); }
+
+/* Forward mode, tapes and graph mode come to tensors later: they refuse them meanwhile. */
+static int tensor_tangent (lg_Work *W, lg_Value *v) { (void)W; (void)v; return LGI_ETENSOR; }
+
 static int tensor_unsupported (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c) {
   (void)T; (void)W; (void)i; (void)c;
-  return LG_EARG;   /* a tape never holds a tensor yet */
+  return LGI_ETENSOR;   /* lgI_tapebegin refuses tensors: a tape never holds one */
+}
+
+static void tensor_abandon (lg_Work *W, lg_Value *v) { lgI_tfreeadj(W, v); }
+
+/* A tensor's adjoint goes into the .grad the binding gave it (gradto), then its buffer. */
+static void tensor_settle (lg_Work *W, lg_Value *v) {
+  lg_TensorRec *r = lgI_trec(v);
+  if (r->adj != NULL && r->gradto != NULL) {
+    lg_TDesc g;
+    lgI_tcontig(&r->d, &g);
+    (void)lgI_taxpy(&r->gradto->d, r->gradto->data, 1.0, &g, r->adj);   /* same shape */
+  }
+  lgI_tfreeadj(W, v);
+}
+
+static const char *tensor_name (const lg_Value *v) { return lgI_tname(v); }
+
+/* A Value's adjoint goes into its grad. */
+static void value_settle (lg_Work *W, lg_Value *v) {
+  (void)W;
+  v->grad += v->adj;
 }
 
 /* ---- the table ---------------------------------------------------------------------- */
 
 const lgI_Kind lgI_kinds[LGI_NKINDS] = {
-  /*              reverse         tangent         abandon           name         dot            checked fallible
+  /*              reverse         tangent         abandon         settle         name         dot            checked fallible
                   tape forward    tape backward    graph reverse           graph tangent */
-  [LGI_KLEAF] =   {leaf_step,      leaf_step,      noabandon,        op_name,     LGI_DOTRECORD, 0,      0,
+  [LGI_KLEAF] =   {leaf_step,      leaf_step,      noabandon,      value_settle,  op_name,     LGI_DOTRECORD, 0,      0,
                    lgI_tapeskip,   lgI_tapeskip,    lgI_leafgraphreverse,   lgI_leafgraphtangent},
-  [LGI_KOP] =     {op_reverse,     op_tangent,     noabandon,        op_name,     LGI_DOTRECORD, 1,      0,
+  [LGI_KOP] =     {op_reverse,     op_tangent,     noabandon,      value_settle,  op_name,     LGI_DOTRECORD, 1,      0,
                    lgI_tapeopfwd,  lgI_tapeopbwd,   lgI_opgraphreverse,     lgI_opgraphtangent},
-  [LGI_KCALL] =   {call_reverse,   call_tangent,   lgI_callabandon,  call_name,   LGI_DOTCIRCLE, 1,      1,
+  [LGI_KCALL] =   {call_reverse,   call_tangent,   callabandon,    value_settle,  call_name,   LGI_DOTCIRCLE, 1,      1,
                    lgI_tapecallfwd, lgI_tapecallbwd, lgI_callgraphreverse, lgI_callgraphtangent},
-  [LGI_KOUTPUT] = {output_reverse, output_tangent, noabandon,        output_name, LGI_DOTOUTPUT, 0,      0,
+  [LGI_KOUTPUT] = {output_reverse, output_tangent, noabandon,      value_settle,  output_name, LGI_DOTOUTPUT, 0,      0,
                    lgI_tapeoutfwd, lgI_tapeoutbwd,  lgI_outputgraphreverse, lgI_outputgraphtangent},
-  [LGI_KTENSOR] = {leaf_step,      leaf_step,      noabandon,        op_name,     LGI_DOTRECORD, 0,      0,
+  /* tensors: fallible (a buffer may not be had), so their graphs take the checked sweep */
+  [LGI_KTENSOR] = {tensor_reverse, tensor_tangent, tensor_abandon, tensor_settle, tensor_name, LGI_DOTRECORD, 0,      1,
+                   tensor_unsupported, tensor_unsupported, lgI_leafgraphreverse, lgI_leafgraphtangent},
+  [LGI_KTVALUE] = {tensor_reverse, tensor_tangent, noabandon,      value_settle,  tensor_name, LGI_DOTRECORD, 0,      1,
                    tensor_unsupported, tensor_unsupported, lgI_leafgraphreverse, lgI_leafgraphtangent},
 };
 

@@ -17,6 +17,11 @@ LGI_FUNC int lgI_toposort (lg_Work *W, lg_Value *root);
 LGI_FUNC int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots);
 LGI_FUNC void lgI_unmark (lg_Work *W);
 LGI_FUNC int lgI_backward (lg_Work *W, lg_Value *root, double seed);
+struct lg_TDesc;
+/* The same from a tensor root, its adjoint seeded with g (gd: g's descriptor, of root's
+   sizes, any dtype and strides). */
+LGI_FUNC int lgI_backwardt (lg_Work *W, lg_Value *root, const struct lg_TDesc *gd,
+                            const void *g);
 /* grads[j] := d(sum of seeds[i] * outs[i]) / d(ins[j]); no grad changes. */
 LGI_FUNC int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds,
                             size_t nout, lg_Value *const *ins, size_t nin, double *grads);
@@ -73,7 +78,7 @@ typedef struct lg_Tape {
    the flat tape; leaves flagged LGI_INPUT are the inputs, other leaves external. Until
    lgI_tapeend, lgI_tapeindex maps a node to its index (-1 if not in the tape) so that the
    caller can fill T->input and T->guard. LG_EMEM when out of memory (or for more than
-   INT32_MAX nodes). */
+   INT32_MAX nodes); LGI_ETENSOR for a graph with tensors (not yet). */
 LGI_FUNC int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
                             uint32_t nguards);
 LGI_FUNC int32_t lgI_tapeindex (const lg_Value *v);
@@ -145,7 +150,8 @@ typedef int (*lgI_TapeStep) (lg_Tape *T, lg_Work *W, uint32_t i, uint32_t *c);
 typedef struct lgI_Kind {
   int (*reverse) (lg_Work *W, lg_Value *v);   /* v->adj into its arguments' adj */
   int (*tangent) (lg_Work *W, lg_Value *v);   /* v->adj := its tangent, from its arguments' */
-  void (*abandon) (lg_Value *v);              /* a sweep given up: clear the kind's scratch */
+  void (*abandon) (lg_Work *W, lg_Value *v);   /* a sweep given up: clear its scratch */
+  void (*settle) (lg_Work *W, lg_Value *v);    /* a sweep done: its adjoint into its grad */
   const char *(*name) (const lg_Value *v);    /* as Value.op shows it */
   int dot;         /* how DOT draws it: LGI_DOTRECORD, LGI_DOTCIRCLE or LGI_DOTOUTPUT */
   int checked;     /* reverse leaves its partials in W->x[n .. 2n-1] (anomaly detection) */

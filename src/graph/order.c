@@ -42,6 +42,7 @@ int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
   W->count = 0;
   W->maxn = 0;
   W->fallible = 0;
+  W->tensors = 0;
   if (lgI_grow(W, (void **)&W->stack, &W->nstack, nroots, sizeof(lg_Value *)) != LG_OK)
     return LG_EMEM;
   while (sp < nroots) {  /* reversed, so the first root comes out first */
@@ -71,6 +72,7 @@ int lgI_toposortn (lg_Work *W, lg_Value *const *roots, size_t nroots) {
         W->order[W->count++] = v;
         if (v->n > W->maxn) W->maxn = v->n;
         if (lgI_kinds[v->kind].fallible) W->fallible = 1;
+        if (v->kind >= LGI_KTENSOR) W->tensors = 1;
       }
     }
   }

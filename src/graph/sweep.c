@@ -5,12 +5,13 @@
 */
 #include <string.h>
 #include "graph/lg_graph.h"
+#include "core/lg_tnode.h"
 
 /* ---- backward ------------------------------------------------------------------- */
 
-/* A node's adjoint goes into its grad, and its marks go. */
-static void settle (lg_Value *v) {
-  v->grad += v->adj;
+/* A node's adjoint goes into its grad (by its kind's step), and its marks go. */
+static void settle (lg_Work *W, lg_Value *v) {
+  lgI_kinds[v->kind].settle(W, v);
   v->adj = 0.0;
   v->flags &= (uint8_t)~(LGI_MARKS | LGI_GRADVALUE);
 }
@@ -20,7 +21,7 @@ static void abandonsweep (lg_Work *W) {
   size_t i;
   for (i = 0; i < W->count; i++) {
     lg_Value *v = W->order[i];
-    lgI_kinds[v->kind].abandon(v);
+    lgI_kinds[v->kind].abandon(W, v);
     v->adj = 0.0;
   }
   lgI_unmark(W);
@@ -69,7 +70,11 @@ static int sweepchecked (lg_Work *W) {
   size_t i;
   int err = pushall(W);
   if (err != LG_OK) return err;
-  for (i = 0; i < W->count; i++) settle(W->order[i]);
+  if (W->tensors && W->tgrads != NULL && (err = W->tgrads(W)) != LG_OK) {
+    abandonsweep(W);   /* the .grad tensors to come could not all be had */
+    return err;
+  }
+  for (i = 0; i < W->count; i++) settle(W, W->order[i]);
   return LG_OK;
 }
 
@@ -91,9 +96,30 @@ int lgI_backward (lg_Work *W, lg_Value *root, double seed) {
   for (i = W->count; i-- > 0; ) {  /* children before parents: leaves and ops only */
     lg_Value *v = W->order[i];
     if (v->n > 0) lgI_pushadjoint(W, v);
-    settle(v);
+    v->grad += v->adj;
+    v->adj = 0.0;
+    v->flags &= (uint8_t)~(LGI_MARKS | LGI_GRADVALUE);
   }
   return LG_OK;
+}
+
+int lgI_backwardt (lg_Work *W, lg_Value *root, const lg_TDesc *gd, const void *g) {
+  lg_TDesc d;
+  void *adj;
+  int err = lgI_toposort(W, root);
+  if (err != LG_OK) return err;
+  if (lgI_reservex(W, 2 * W->maxn) != LG_OK) {
+    lgI_unmark(W);
+    return LG_EMEM;
+  }
+  lgI_tcontig(&lgI_trec(root)->d, &d);
+  if ((adj = lgI_tadj(W, root)) == NULL) err = LG_EMEM;
+  else err = lgI_taxpy(&d, adj, 1.0, gd, g);
+  if (err != LG_OK) {
+    abandonsweep(W);
+    return err;
+  }
+  return sweepchecked(W);
 }
 
 /* Adjoints of sum(seeds[i] * roots[i]) in every node's adj, grads untouched: the caller

@@ -102,6 +102,10 @@ int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
     lgI_unmark(W);
     return LG_EMEM;
   }
+  if (W->tensors) {   /* tapes of tensor graphs come later */
+    lgI_unmark(W);
+    return LGI_ETENSOR;
+  }
   count(T, W);
   T->ninputs = ninputs;
   T->nguards = nguards;
