@@ -305,9 +305,9 @@ describe("lg.zero_grad", function ()
   it("rejects a list with a non-Value", function ()
     local a = lg.value(1)
     assert.has_error(function () lg.zero_grad({ a, 3 }) end,
-                     "luagrad.zero_grad: bad argument #1 (value expected at index 2, got number)")
+                     "luagrad.zero_grad: bad argument #1 (value or tensor expected at index 2, got number)")
     assert.has_error(function () lg.zero_grad({ "a" }) end,
-                     "luagrad.zero_grad: bad argument #1 (value expected at index 1, got string)")
+                     "luagrad.zero_grad: bad argument #1 (value or tensor expected at index 1, got string)")
   end)
 
   it("rejects what is neither a table nor a Value", function ()

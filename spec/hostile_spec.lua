@@ -185,7 +185,7 @@ describe("methods and functions given another library's userdata", function ()
       assert.has_error(function () lg.dot({v}, {u}) end,
         "luagrad.dot: bad argument #2 (number or value expected at index 1, got userdata)")
       assert.has_error(function () lg.zero_grad({v, u}) end,
-        "luagrad.zero_grad: bad argument #1 (value expected at index 2, got userdata)")
+        "luagrad.zero_grad: bad argument #1 (value or tensor expected at index 2, got userdata)")
       assert.is_nil(lg.type(u))
       assert.are.equal(2, v.data)
     end)

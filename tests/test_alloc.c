@@ -695,8 +695,9 @@ static long sweep_compile (long stride) {
 
 /* }================================================================== */
 
-/* Tensors: every creation function, field and conversion, printing and the errors of
-   tensors, under every failing allocation (persistent and transient). Each failure is
+/* Tensors: every creation function, field and conversion, printing, the errors of
+   tensors, and ops with backward through them (adjoint buffers, .grad tensors), under
+   every failing allocation (persistent and transient). Each failure is
    "not enough memory"; the same state, with memory again, gives the reference text. */
 static const char *tensor_script =
   "local lg = ...\n"
@@ -729,6 +730,21 @@ static const char *tensor_script =
   "expect_error(function () return t.nope end)\n"
   "expect_error(function () return t < t end)\n"
   "expect_error(function () t.grad = lg.ones(3) end)\n"
+  "local w = lg.tensor({{0.5}, {-1}}, {requires_grad = true})\n"
+  "local b = lg.value(0.25)\n"
+  "local p = lg.sigmoid(t:matmul(w) + b)\n"
+  "local loss = ((p - 1) ^ 2):mean() + (t:t():reshape(4) * lg.arange(4)):sum()\n"
+  "  + f:exp():sum() + lg.dot(t[1], t:select(2, 2)) + t:sum(1, true):mean() + t[2][1]\n"
+  "  + lg.outer(t[1], t[2]):view(-1):expand(2, 4):narrow(1, 1, 1):permute(2, 1):sum()\n"
+  "  + lg.where(t:gt(2), t, -t):unsqueeze(1):squeeze():flatten():clone():mean()\n"
+  "loss:backward()\n"
+  "rec(loss) rec(w.grad) rec(t.grad) rec(b.grad)\n"
+  "local y = t * 2; y:retain_grad(); (y * y):sum():backward(); rec(y.grad) rec(t.grad)\n"
+  "local s = lg.stack({b, 2, lg.value(3)}); s:backward(lg.ones(3)); rec(b.grad)\n"
+  "y:backward(lg.ones(2, 2)); rec(t.grad); lg.zero_grad({t, w}); rec(t.grad)\n"
+  "expect_error(function () return t + lg.ones(3) end)\n"
+  "expect_error(function () return t:matmul(lg.ones(3, 3)) end)\n"
+  "expect_error(function () y:backward() end)\n"
   "local ok, e = pcall(lg.zeros, 1e7, 1e7)\n"
   "rec(ok) rec(e)\n"
   "return table.concat(out, '\\n')\n";

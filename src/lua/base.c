@@ -89,6 +89,12 @@ int lgL_memerror (lua_State *L) {
 int lgL_coreerror (lua_State *L, int err, lg_Work *W) {
   if (err == LG_EHOST) return luaL_error(L, "luagrad.%s: %s", W->msgfrom, W->msg);
   if (err == LGI_ENAN) return lgL_nanerror(L, W);
+  if (err == LGI_ETENSOR)
+    return luaL_error(L, "luagrad: tensors are not supported here yet (lg.compile, forward "
+                         "mode, create_graph and nested transforms on tensors come later)");
+  if (err == LGI_EVERSION)
+    return luaL_error(L, "luagrad: a tensor needed for backward was changed in place (after "
+                         "the op that needs it ran: compute again from the changed tensor)");
   if (err == LGI_EBUSY)
     return luaL_error(L, "luagrad: a custom function's callback cannot walk the graph being "
                          "differentiated (backward, lg.gradients, zero_grad, to_dot on its "

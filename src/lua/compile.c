@@ -227,7 +227,7 @@ static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
   flaginputs(L, inputs, 1);
   err = lgI_tapebegin(T, W, roots[0], nin, ng);
   flaginputs(L, inputs, 0);
-  if (err != LG_OK) lgL_memerror(L);
+  if (err != LG_OK) lgL_coreerror(L, err, W);
   for (i = 1; i <= nin; i++) {
     lua_rawgeti(L, inputs, i);
     T->input[i - 1] = lgI_tapeindex(lgL_tovalue(L, -1));

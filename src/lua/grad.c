@@ -120,6 +120,7 @@ static void collect (lua_State *L, Graph *G, int roots) {
   W = lgL_usework(L);
   if ((status = lgI_toposortn(W, ptrs, m)) != LG_OK) lgL_coreerror(L, status, W);
   lgI_unmark(W);
+  if (W->tensors) lgL_coreerror(L, LGI_ETENSOR, W);   /* graph mode on tensors: later */
   G->count = W->count;
   maxn = W->maxn;
   if (G->count > (size_t)INT32_MAX / 2) luaL_error(L, "luagrad: graph too large");

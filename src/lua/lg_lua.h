@@ -24,6 +24,9 @@
 #define LABELS_KEY "luagrad.labels"
 #define COMPILED_MT "luagrad.Compiled"
 #define GUARDS_KEY "luagrad.guards"   /* the guards of the recording under way */
+#define TMETHODS_KEY "luagrad.tmethods"   /* the tensor method table */
+#define TNODES_KEY "luagrad.tnodes"   /* a tensor node -> its tensor, weak values */
+#define TGRADS_KEY "luagrad.tgrads"   /* a tensor -> its .grad, weak keys */
 
 /* More parent Values than this go in one table user value (Lua 5.4 caps user values at
    65535 per userdata and does not check it in release builds). */
@@ -166,7 +169,31 @@ LGI_FUNC lg_Value *lgL_newtensor (lua_State *L, const lg_TDesc *d);
    tensor of ndim dimensions, likewise. Non-integers are argument arg's error. */
 LGI_FUNC int64_t lgL_tindex (lua_State *L, const char *fn, int arg, int64_t n, int dim);
 LGI_FUNC int lgL_tdim (lua_State *L, const char *fn, int arg, int ndim);
+/* Pushes "{2, 3}" and returns it. */
+LGI_FUNC const char *lgL_pushshape (lua_State *L, int ndim, const int64_t *size);
+/* Sizes given as numbers from arg on or as one array at arg (*ndim of them into size); with
+   minus1, one size may be -1. Returns the index after the last argument read. */
+LGI_FUNC int lgL_checkshape (lua_State *L, const char *fn, int arg, int *ndim, int64_t *size,
+                             int minus1);
+/* The tensor at i may get a .grad from a backward (lgL_tgrads finds it by its node). */
+LGI_FUNC void lgL_tregister (lua_State *L, int i);
+LGI_FUNC void lgL_tsetreqgrad (lua_State *L, int i, int flag);
+LGI_FUNC void lgL_tcleargrad (lua_State *L, int i);
 LGI_FUNC void lgL_opentensor (lua_State *L, int module);
+
+/* ---- tensorops.c: the ops on tensors (core/tops.c's nodes), met by the ops of ops.c
+   when an operand is a tensor, and the gradients of a backward over tensors ---------- */
+/* Whether any of the values at f..f+n-1 is a tensor. */
+LGI_FUNC int lgL_anytensor (lua_State *L, int f, int n);
+/* Pushes elementwise op (a row of lgI_ops) on the operands at f..f+n-1 (tensors, Values,
+   numbers), broadcast; fn is the name errors show. */
+LGI_FUNC int lgL_tmap (lua_State *L, int op, int f, int n);
+/* lg.sum(t, ...) and lg.dot(a, b) of tensors */
+LGI_FUNC int lgL_tsum (lua_State *L);
+LGI_FUNC int lgL_tdot (lua_State *L);
+/* W->tgrads for the binding's sweeps (W->ctx is the lua_State). */
+LGI_FUNC int lgL_tgrads (lg_Work *W);
+LGI_FUNC void lgL_opentensorops (lua_State *L, int module, int mt);
 
 /* ---- ops.c ------------------------------------------------------------------------ */
 /* Pushes op applied to the Values or numbers at ia and ib (ib unused for a unary op), or at

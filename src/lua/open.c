@@ -23,6 +23,7 @@ int luaopen_luagrad_core (lua_State *L) {
   lgL_openops(L, module, methods, mt);
   lgL_openrecord(L, module);
   lgL_opentensor(L, module);
+  lgL_opentensorops(L, module, mt);
   lgL_opengrad(L, module);
   lgL_opencustom(L, module);
   lgL_opencompile(L, module);

@@ -139,7 +139,10 @@ static int unary_fn (lua_State *L) {
   int op = opindex(L);
   lg_Value *v[1];
   double x[1];
-  if (lgL_operands(L, W, 1, v, x) != 0) lgL_argerror(L, lgI_opdef(op)->luaname, 1, "number or value");
+  if (lgL_operands(L, W, 1, v, x) != 0) {
+    if (lgL_anytensor(L, 1, 1)) return lgL_tmap(L, op, 1, 1);
+    lgL_argerror(L, lgI_opdef(op)->luaname, 1, "number or value");
+  }
   return unary(L, op, v, x, W->mode, 1);
 }
 
@@ -149,7 +152,10 @@ static int unary_mm (lua_State *L) {
   int op = opindex(L);
   lg_Value *v[1];
   double x[1];
-  if (lgL_operands(L, W, 1, v, x) != 0) lgL_operror(L, "-", 1);
+  if (lgL_operands(L, W, 1, v, x) != 0) {
+    if (lgL_anytensor(L, 1, 1)) return lgL_tmap(L, op, 1, 1);
+    lgL_operror(L, "-", 1);
+  }
   return unary(L, op, v, x, W->mode, 1);
 }
 
@@ -159,8 +165,10 @@ static int binary_fn (lua_State *L) {
   int op = opindex(L), bad;
   lg_Value *v[2];
   double x[2];
-  if ((bad = lgL_operands(L, W, 2, v, x)) != 0)
+  if ((bad = lgL_operands(L, W, 2, v, x)) != 0) {
+    if (lgL_anytensor(L, 1, 2)) return lgL_tmap(L, op, 1, 2);
     lgL_argerror(L, lgI_opdef(op)->luaname, bad, "number or value");
+  }
   return binary(L, op, v, x, W->mode, 1);
 }
 
@@ -170,8 +178,10 @@ static int ternary_fn (lua_State *L) {
   int op = opindex(L), bad;
   lg_Value *v[3];
   double x[3];
-  if ((bad = lgL_operands(L, W, 3, v, x)) != 0)
+  if ((bad = lgL_operands(L, W, 3, v, x)) != 0) {
+    if (lgL_anytensor(L, 1, 3)) return lgL_tmap(L, op, 1, 3);
     lgL_argerror(L, lgI_opdef(op)->luaname, bad, "number or value");
+  }
   return ternary(L, op, v, x, W->mode, 1);
 }
 
@@ -181,7 +191,10 @@ static int binary_mm (lua_State *L) {
   int op = opindex(L), bad;
   lg_Value *v[2];
   double x[2];
-  if ((bad = lgL_operands(L, W, 2, v, x)) != 0) lgL_operror(L, lgI_opdef(op)->name, bad);
+  if ((bad = lgL_operands(L, W, 2, v, x)) != 0) {
+    if (lgL_anytensor(L, 1, 2)) return lgL_tmap(L, op, 1, 2);
+    lgL_operror(L, lgI_opdef(op)->name, bad);
+  }
   return binary(L, op, v, x, W->mode, 1);
 }
 
@@ -275,7 +288,9 @@ static int nary (lua_State *L, int op, int nlists, uint32_t len) {
 
 /* lg.sum(list) -> Value */
 static int sum_fn (lua_State *L) {
-  uint32_t len = checklist(L, 1, lgI_opdef(opindex(L))->luaname);
+  uint32_t len;
+  if (lgL_istensor(L, 1)) return lgL_tsum(L);
+  len = checklist(L, 1, lgI_opdef(opindex(L))->luaname);
   lua_settop(L, 1);
   return nary(L, opindex(L), 1, len);
 }
@@ -283,7 +298,10 @@ static int sum_fn (lua_State *L) {
 /* lg.dot(xs, ys) -> Value */
 static int dot_fn (lua_State *L) {
   const char *fn = lgI_opdef(opindex(L))->luaname;
-  uint32_t len = checklist(L, 1, fn), len2 = checklist(L, 2, fn);
+  uint32_t len, len2;
+  if (lgL_anytensor(L, 1, 2)) return lgL_tdot(L);
+  len = checklist(L, 1, fn);
+  len2 = checklist(L, 2, fn);
   if (len != len2)
     luaL_error(L, "luagrad.%s: bad argument #2 (array of length %d expected, got length %d)",
                fn, (int)len, (int)len2);

@@ -22,7 +22,6 @@
 
 #define UV_TMT lua_upvalueindex(NUPVALUES + 1)       /* the Tensor metatable */
 #define UV_TMETHODS lua_upvalueindex(NUPVALUES + 2)  /* the method table (__index only) */
-#define GRADS_KEY "luagrad.tgrads"   /* tensor -> its .grad, weak keys */
 #define RNG_KEY "luagrad.rng"        /* the state's generator (an lg_Rng userdata) */
 #define DEFAULT_SEED 0               /* a fresh state's generator, as lg.manual_seed(0) */
 
@@ -77,8 +76,7 @@ int lgL_tdim (lua_State *L, const char *fn, int arg, int ndim) {
   }
 }
 
-/* Pushes "{2, 3}" */
-static const char *pushshape (lua_State *L, int ndim, const int64_t *size) {
+const char *lgL_pushshape (lua_State *L, int ndim, const int64_t *size) {
   luaL_Buffer b;
   char num[32];
   int i;
@@ -91,13 +89,6 @@ static const char *pushshape (lua_State *L, int ndim, const int64_t *size) {
   luaL_addchar(&b, '}');
   luaL_pushresult(&b);
   return lua_tostring(L, -1);
-}
-
-/* A tensor's op needs its history from here on, which tensor ops do not record yet. */
-static void nohistory (lua_State *L, const char *fn, const lg_TensorRec *r) {
-  if (r->tflags & LGI_TREQGRAD)
-    luaL_error(L, "luagrad.%s: not yet for a tensor that requires grad (tensor autograd "
-                  "comes later; detach() it first)", fn);
 }
 
 /* }================================================================== */
@@ -147,13 +138,16 @@ static void checkopts (lua_State *L, const char *fn, int i, int dtype, Opts *o) 
   lua_pop(L, 1);
 }
 
-/* The size at stack index i, argument arg (index: its place in an array, or 0). */
-static int64_t checksize (lua_State *L, const char *fn, int arg, lua_Integer index, int i) {
+/* The size at stack index i, argument arg (index: its place in an array, or 0); -1 too
+   where minus1 (a size to infer or keep). */
+static int64_t checksizeof (lua_State *L, const char *fn, int arg, lua_Integer index, int i,
+                            int minus1) {
   char num[32];
   double x;
   if (lua_type(L, i) != LUA_TNUMBER) lgL_argerrorat(L, fn, arg, "size", index, i);
   x = (double)lua_tonumber(L, i);
   if (x == floor(x) && x >= 0) return (x >= 0x1p62) ? INT64_MAX / 2 : (int64_t)x;
+  if (minus1 && x == -1) return -1;
   lgI_fmtshortest(num, x, 0);
   if (index > 0)
     luaL_error(L, "luagrad.%s: bad argument #%d (non-negative integer size expected at "
@@ -162,20 +156,23 @@ static int64_t checksize (lua_State *L, const char *fn, int arg, lua_Integer ind
                        "got %s)", fn, arg, num);
 }
 
+static int64_t checksize (lua_State *L, const char *fn, int arg, lua_Integer index, int i) {
+  return checksizeof(L, fn, arg, index, i, 0);
+}
+
 static void toomany (lua_State *L, const char *fn, int ndim) {
   luaL_error(L, "luagrad.%s: too many dimensions (%d; at most %d)", fn, ndim, LGI_MAXDIM);
 }
 
-/* A shape from argument arg on: sizes as numbers, or one array. Returns the index of the
-   first argument after it. */
-static int checkshape (lua_State *L, const char *fn, int arg, int *ndim, int64_t *size) {
+int lgL_checkshape (lua_State *L, const char *fn, int arg, int *ndim, int64_t *size,
+                    int minus1) {
   int n = 0;
   if (lua_type(L, arg) == LUA_TTABLE) {
     lua_Integer i, len = (lua_Integer)lua_rawlen(L, arg);
     if (len > LGI_MAXDIM) toomany(L, fn, (int)len);
     for (i = 1; i <= len; i++) {
       lua_rawgeti(L, arg, (int)i);
-      size[n++] = checksize(L, fn, arg, i, -1);
+      size[n++] = checksizeof(L, fn, arg, i, -1, minus1);
       lua_pop(L, 1);
     }
     if (n == 0) luaL_error(L, "luagrad.%s: bad argument #%d (a shape of at least one size "
@@ -185,7 +182,7 @@ static int checkshape (lua_State *L, const char *fn, int arg, int *ndim, int64_t
   }
   while (lua_type(L, arg + n) == LUA_TNUMBER) {
     if (n == LGI_MAXDIM) toomany(L, fn, n + 1);
-    size[n] = checksize(L, fn, arg + n, 0, arg + n);
+    size[n] = checksizeof(L, fn, arg + n, 0, arg + n, minus1);
     n++;
   }
   if (n == 0) lgL_argerror(L, fn, arg, "number or table");
@@ -197,7 +194,7 @@ static int checkshape (lua_State *L, const char *fn, int arg, int *ndim, int64_t
 static void initdesc (lua_State *L, const char *fn, lg_TDesc *d, int dtype, int ndim,
                       const int64_t *size) {
   if (lgI_tinit(d, dtype, ndim, size) != LG_OK)
-    luaL_error(L, "luagrad.%s: shape %s has too many elements", fn, pushshape(L, ndim, size));
+    luaL_error(L, "luagrad.%s: shape %s has too many elements", fn, lgL_pushshape(L, ndim, size));
 }
 
 /* Pushes a new tensor of the shape at arg and the options after it. */
@@ -207,13 +204,13 @@ static lg_TensorRec *shaped (lua_State *L, const char *fn, int arg) {
   lg_TDesc d;
   Opts o;
   lg_TensorRec *r;
-  int next = checkshape(L, fn, arg, &ndim, size);
+  int next = lgL_checkshape(L, fn, arg, &ndim, size, 0);
   if (!lua_isnoneornil(L, next) && lua_type(L, next) != LUA_TTABLE)
     lgL_argerror(L, fn, next, "number or table");
   checkopts(L, fn, next, LGI_F64, &o);
   initdesc(L, fn, &d, o.dtype, ndim, size);
   r = lgI_trec(lgL_newtensor(L, &d));
-  if (o.reqgrad) r->tflags |= LGI_TREQGRAD;
+  if (o.reqgrad) lgL_tsetreqgrad(L, -1, 1);
   return r;
 }
 
@@ -242,12 +239,12 @@ static int mod_full (lua_State *L) {
     ndim = 1;
     size[0] = checksize(L, "full", 1, 0, 1);
   }
-  else checkshape(L, "full", 1, &ndim, size);
+  else lgL_checkshape(L, "full", 1, &ndim, size, 0);
   x = lgL_checknumber(L, 2, "full");
   checkopts(L, "full", 3, LGI_F64, &o);
   initdesc(L, "full", &d, o.dtype, ndim, size);
   r = lgI_trec(lgL_newtensor(L, &d));
-  if (o.reqgrad) r->tflags |= LGI_TREQGRAD;
+  if (o.reqgrad) lgL_tsetreqgrad(L, -1, 1);
   fill(r, x);
   return 1;
 }
@@ -261,7 +258,7 @@ static lg_TensorRec *newsized (lua_State *L, const char *fn, int ndim, const int
   checkopts(L, fn, opts, dtype, &o);
   initdesc(L, fn, &d, o.dtype, ndim, size);
   r = lgI_trec(lgL_newtensor(L, &d));
-  if (o.reqgrad) r->tflags |= LGI_TREQGRAD;
+  if (o.reqgrad) lgL_tsetreqgrad(L, -1, 1);
   return r;
 }
 
@@ -386,13 +383,13 @@ static int mod_randint (lua_State *L) {
     ndim = 1;
     size[0] = checksize(L, "randint", 3, 0, 3);
   }
-  else if (lua_type(L, 3) == LUA_TTABLE) checkshape(L, "randint", 3, &ndim, size);
+  else if (lua_type(L, 3) == LUA_TTABLE) lgL_checkshape(L, "randint", 3, &ndim, size, 0);
   else return lgL_argerror(L, "randint", 3, "table");
   checkopts(L, "randint", 4, LGI_F64, &o);
   initdesc(L, "randint", &d, o.dtype, ndim, size);
   g = getrng(L);
   r = lgI_trec(lgL_newtensor(L, &d));
-  if (o.reqgrad) r->tflags |= LGI_TREQGRAD;
+  if (o.reqgrad) lgL_tsetreqgrad(L, -1, 1);
   n = lgI_tnumel(&r->d);
   for (i = 0; i < n; i++) lgI_tset(r, i, (double)lgI_rngint(g, (int64_t)lo, (int64_t)hi));
   return 1;
@@ -455,7 +452,7 @@ static const char *pushpath (lua_State *L, const int64_t *path, int n) {
     int64_t p[LGI_MAXDIM];
     int i;
     for (i = 0; i < n; i++) p[i] = path[i] + 1;
-    pushshape(L, n, p);
+    lgL_pushshape(L, n, p);
   }
   return lua_tostring(L, -1);
 }
@@ -513,7 +510,7 @@ static int mod_tensor (lua_State *L) {
     if (lgI_tnumel(&d) > 0) fillnested(L, r, 0, path, &pos);
     lua_pop(L, 1);
   }
-  if (o.reqgrad) r->tflags |= LGI_TREQGRAD;
+  if (o.reqgrad) lgL_tsetreqgrad(L, -1, 1);
   return 1;
 }
 
@@ -548,42 +545,6 @@ static int t_detach (lua_State *L) {
   return 1;
 }
 
-/* t:clone() -> a copy (with history once tensor ops record) */
-static int t_clone (lua_State *L) {
-  lg_TensorRec *r = lgI_trec(lgL_checktensor(L, 1, "clone"));
-  nohistory(L, "clone", r);
-  copyof(L, r, r->d.dtype);
-  return 1;
-}
-
-/* t:contiguous() -> t when it is, else a contiguous copy */
-static int t_contiguous (lua_State *L) {
-  lg_TensorRec *r = lgI_trec(lgL_checktensor(L, 1, "contiguous"));
-  lua_settop(L, 1);
-  if (lgI_iscontig(&r->d)) return 1;
-  nohistory(L, "contiguous", r);
-  copyof(L, r, r->d.dtype);
-  return 1;
-}
-
-/* t:to(dtype) -> t when of that dtype, else a converted copy */
-static int t_to (lua_State *L) {
-  lg_TensorRec *r = lgI_trec(lgL_checktensor(L, 1, "to"));
-  const char *s;
-  int dtype;
-  if (lua_type(L, 2) != LUA_TSTRING) lgL_argerror(L, "to", 2, "string");
-  s = lua_tostring(L, 2);
-  if (strcmp(s, "float64") == 0) dtype = LGI_F64;
-  else if (strcmp(s, "float32") == 0) dtype = LGI_F32;
-  else return luaL_error(L, "luagrad.to: bad argument #2 ('float64' or 'float32' expected, "
-                            "got '%s')", s);
-  lua_settop(L, 1);
-  if (dtype == r->d.dtype) return 1;
-  nohistory(L, "to", r);
-  copyof(L, r, dtype);
-  return 1;
-}
-
 /* The element offset of index idx (0-based, one per dimension) */
 static int64_t elemat (const lg_TensorRec *r, const int64_t *idx) {
   int64_t e = r->d.offset;
@@ -605,9 +566,16 @@ static void pushnested (lua_State *L, const lg_TensorRec *r, int level, int64_t 
   }
 }
 
+/* Inside lg.compile's recording, numbers read out of a tensor are seen by Lua, which no
+   replay would check: the recording serves only the call that made it. */
+static void readout (lua_State *L) {
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);
+}
+
 /* t:totable() -> nested arrays of numbers */
 static int t_totable (lua_State *L) {
   const lg_TensorRec *r = lgI_trec(lgL_checktensor(L, 1, "totable"));
+  readout(L);
   pushnested(L, r, 0, r->d.offset);
   return 1;
 }
@@ -615,6 +583,7 @@ static int t_totable (lua_State *L) {
 /* t:item() -> the number of a one-element tensor */
 static int t_item (lua_State *L) {
   const lg_TensorRec *r = lgI_trec(lgL_checktensor(L, 1, "item"));
+  readout(L);
   int64_t idx[LGI_MAXDIM] = {0}, n = lgI_tnumel(&r->d);
   if (n != 1) {
     char sn[32];
@@ -628,6 +597,7 @@ static int t_item (lua_State *L) {
 /* t:get(i, j, ...) -> the number at those indices (one per dimension) */
 static int t_get (lua_State *L) {
   const lg_TensorRec *r = lgI_trec(lgL_checktensor(L, 1, "get"));
+  readout(L);
   int64_t idx[LGI_MAXDIM];
   int k, n = lua_gettop(L) - 1;
   if (n != r->d.ndim)
@@ -679,11 +649,55 @@ static int t_len (lua_State *L) {
 
 static void setreqgrad (lua_State *L, lg_Value *t, int flag, const char *fn) {
   lg_TensorRec *r = lgI_trec(t);
-  if (r->top != 0)
+  if (!(r->tflags & LGI_TLEAF))
     luaL_error(L, "luagrad.%s: only a leaf's requires_grad can be set (detach() it first)",
                fn);
-  if (flag) r->tflags |= LGI_TREQGRAD;
+  lgL_tsetreqgrad(L, 1, flag);
+}
+
+/* The registry's table of node -> tensor (weak values), for the tensors whose .grad a
+   backward may set: leaves that require grad, and retain_grad intermediates. */
+void lgL_tregister (lua_State *L, int i) {
+  i = lua_absindex(L, i);
+  lgL_weaktable(L, TNODES_KEY, "v");
+  lua_pushlightuserdata(L, lua_touserdata(L, i));
+  lua_pushvalue(L, i);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+void lgL_tsetreqgrad (lua_State *L, int i, int flag) {
+  lg_TensorRec *r = lgI_trec((lg_Value *)lua_touserdata(L, i));
+  if (flag) {
+    lgL_tregister(L, i);   /* first: the flag is set only once the table holds it */
+    r->tflags |= LGI_TREQGRAD;
+  }
   else r->tflags &= (uint8_t)~LGI_TREQGRAD;
+}
+
+void lgL_tcleargrad (lua_State *L, int i) {
+  lg_Value *t = (lg_Value *)lua_touserdata(L, i);
+  i = lua_absindex(L, i);
+  lgL_weaktable(L, TGRADS_KEY, "k");
+  lua_pushvalue(L, i);
+  lua_pushnil(L);
+  lua_rawset(L, -3);   /* removing a key never allocates */
+  lua_pop(L, 1);
+  lgI_trec(t)->tflags &= (uint8_t)~LGI_THASGRAD;
+}
+
+/* t:retain_grad(): an intermediate that requires grad keeps its .grad (a leaf does) */
+static int t_retain_grad (lua_State *L) {
+  lg_Value *t = lgL_checktensor(L, 1, "retain_grad");
+  lg_TensorRec *r = lgI_trec(t);
+  if (!(r->tflags & LGI_TREQGRAD))
+    luaL_error(L, "luagrad.retain_grad: the tensor does not require grad");
+  if (!(r->tflags & LGI_TLEAF)) {
+    lgL_tregister(L, 1);
+    r->tflags |= LGI_TRETAIN;
+  }
+  lua_settop(L, 1);
+  return 1;
 }
 
 /* t:requires_grad_([flag]) -> t */
@@ -707,18 +721,18 @@ static int tensor_index (lua_State *L) {
   const lg_TensorRec *r = lgI_trec(t);
   const char *k;
   if (lua_type(L, 2) != LUA_TSTRING)
-    return luaL_error(L, "luagrad: cannot index a tensor with a %s (t[i] and t[{...}] are "
-                         "not supported yet; t:get(i, ...) reads an element)",
+    return luaL_error(L, "luagrad: cannot index a tensor with a %s (t[i] takes a number; "
+                         "t:get(i, ...) reads an element)",
                       lgL_typename(L, 2));
   k = lua_tostring(L, 2);
   if (strcmp(k, "shape") == 0) pushsizes(L, r);
   else if (strcmp(k, "dtype") == 0) lua_pushstring(L, dtypename(r->d.dtype));
   else if (strcmp(k, "requires_grad") == 0) lua_pushboolean(L, r->tflags & LGI_TREQGRAD);
-  else if (strcmp(k, "is_leaf") == 0) lua_pushboolean(L, r->top == 0);
+  else if (strcmp(k, "is_leaf") == 0) lua_pushboolean(L, r->tflags & LGI_TLEAF);
   else if (strcmp(k, "op") == 0) lua_pushstring(L, lgI_opname(t));
   else if (strcmp(k, "grad") == 0) {
     if (r->tflags & LGI_THASGRAD) {
-      lgL_weaktable(L, GRADS_KEY, "k");
+      lgL_weaktable(L, TGRADS_KEY, "k");
       lua_pushvalue(L, 1);
       lua_rawget(L, -2);
     }
@@ -747,13 +761,13 @@ static int tensor_newindex (lua_State *L) {
       if (gr->d.ndim != r->d.ndim ||
           memcmp(gr->d.size, r->d.size, (size_t)r->d.ndim * sizeof(int64_t)) != 0)
         luaL_error(L, "luagrad.grad: bad value (a gradient of shape %s expected, got %s)",
-                   pushshape(L, r->d.ndim, r->d.size),
-                   pushshape(L, gr->d.ndim, gr->d.size));
+                   lgL_pushshape(L, r->d.ndim, r->d.size),
+                   lgL_pushshape(L, gr->d.ndim, gr->d.size));
       if (gr->d.dtype != r->d.dtype)
         luaL_error(L, "luagrad.grad: bad value (a %s gradient expected, got %s)",
                    dtypename(r->d.dtype), dtypename(gr->d.dtype));
     }
-    lgL_weaktable(L, GRADS_KEY, "k");
+    lgL_weaktable(L, TGRADS_KEY, "k");
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 3);
     lua_rawset(L, -3);   /* the flag changes only once the table holds it */
@@ -859,11 +873,12 @@ static void walk (Printer *P, int level, int64_t e) {
 /* tostring(t) -> "Tensor([[1, 2],\n        [3, 4]], shape={2, 2})" */
 static int tensor_tostring (lua_State *L) {
   const lg_TensorRec *r = lgI_trec(lgL_checktensor(L, 1, "__tostring"));
+  readout(L);
   luaL_Buffer b;
   Printer P;
   int64_t n = lgI_tnumel(&r->d);
   int shape;
-  pushshape(L, r->d.ndim, r->d.size);   /* below the buffer: luaL_Buffer owns the top */
+  lgL_pushshape(L, r->d.ndim, r->d.size);   /* below the buffer: luaL_Buffer owns the top */
   shape = lua_gettop(L);
   P.r = r;
   P.b = NULL;
@@ -930,10 +945,8 @@ static const luaL_Reg tensor_methods[] = {
   {"item", t_item},
   {"get", t_get},
   {"detach", t_detach},
-  {"clone", t_clone},
-  {"contiguous", t_contiguous},
-  {"to", t_to},
   {"requires_grad_", t_requires_grad_},
+  {"retain_grad", t_retain_grad},
   {NULL, NULL}
 };
 
@@ -983,6 +996,8 @@ void lgL_opentensor (lua_State *L, int module) {
   setfuncs(L, methods, tensor_methods, tmt, 0);
   setfuncs(L, tmt, tensor_meta, tmt, 0);
   setfuncs(L, tmt, index, tmt, methods);
+  lua_pushvalue(L, methods);   /* for the tensor ops' methods (tensorops.c) */
+  lua_setfield(L, LUA_REGISTRYINDEX, TMETHODS_KEY);
   lua_pushliteral(L, TENSOR_MT);   /* last: an open cut short leaves it to the next */
   lua_setfield(L, tmt, "__metatable");
   lua_settop(L, tmt - 1);

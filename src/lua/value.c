@@ -255,6 +255,7 @@ static int value_backward (lua_State *L) {
   }
   else if (!lua_isnoneornil(L, 2)) seed = lgL_checknumber(L, 2, "backward");
   W = lgL_beginsweep(L, &saved);
+  W->tgrads = lgL_tgrads;
   err = lgI_backward(W, v, seed);
   lgL_endsweep(L, W, saved);
   if (err != LG_OK) lgL_coreerror(L, err, W);
@@ -274,8 +275,13 @@ static int mod_zero_grad (lua_State *L) {
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, 1);
     for (i = 1; i <= n; i++) {
       lua_rawgeti(L, 1, (int)i);
+      if (lgL_istensor(L, -1)) {   /* a tensor's .grad goes (nil) */
+        lgL_tcleargrad(L, -1);
+        lua_pop(L, 1);
+        continue;
+      }
       if ((v = lgL_tovalue(L, -1)) == NULL)
-        lgL_argerrorat(L, "zero_grad", 1, "value", i, -1);
+        lgL_argerrorat(L, "zero_grad", 1, "value or tensor", i, -1);
       v->grad = 0.0;
       v->flags &= (uint8_t)~LGI_GRADVALUE;
       lua_pop(L, 1);
