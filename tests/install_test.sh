@@ -65,7 +65,8 @@ int main (void) {
   return 0;
 }
 C
-cc -o core core.c -I"$prefix/include" "$prefix/lib/libluagrad.a" -lm
+cc -o core core.c -I"$prefix/include" "$prefix/lib/libluagrad.a" \
+  $(pkg-config --static --libs-only-l luagrad | sed "s/-lluagrad//")
 check "9 6" "$(./core)"
 
 # the README's CMake snippet (tests/consumer/CMakeLists.txt), with a differentiable C function
