@@ -93,6 +93,20 @@ describe("examples/logistic_regression.lua", function ()
   end)
 end)
 
+describe("examples/logistic_regression_tensors.lua", function ()
+  local out, status = run(examples .. "/logistic_regression_tensors.lua")
+  local scalar = run(examples .. "/logistic_regression.lua")
+
+  it("runs to the end", function ()
+    assert.are.equal(0, status)
+  end)
+
+  it("prints what the scalar version prints, to the last digit", function ()
+    assert.truthy(out:find("accuracy 95/100", 1, true))
+    assert.are.equal(scalar, out)
+  end)
+end)
+
 describe("examples/newton.lua", function ()
   local out, status = run(examples .. "/newton.lua")
 
