@@ -62,11 +62,17 @@ add_custom_command(OUTPUT ${SAN_EMBEDDED}
   DEPENDS ${LUAGRAD_LUA_SOURCES} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake VERBATIM)
 set(SAN_SOURCES ${LUAGRAD_CORE_SOURCES} ${LUAGRAD_BINDING_SOURCES} ${SAN_EMBEDDED})
 
+# with zlib where the build has it, so that the gzip reader runs sanitized too
 function(sanitized target)
   target_compile_options(${target} PRIVATE ${SAN_FLAGS})
   target_link_options(${target} PRIVATE -fsanitize=address,undefined,float-cast-overflow)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/include
                              ${PROJECT_SOURCE_DIR}/src ${LUA_INCLUDE_DIR})
+  if(LUAGRAD_HAVE_ZLIB)
+    target_compile_definitions(${target} PRIVATE LUAGRAD_HAVE_ZLIB)
+    target_include_directories(${target} PRIVATE ${ZLIB_INCLUDE_DIRS})
+    target_link_libraries(${target} PRIVATE ${ZLIB_LIBRARIES})
+  endif()
 endfunction()
 
 # the module, as build/asan/luagrad/core.so, and the test host beside it
