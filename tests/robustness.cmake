@@ -6,6 +6,7 @@
 #  asan-c-hostfn       the host-function host (tests/hostfn_test.lua), likewise
 #  valgrind-c-alloc    the same under valgrind, every 23rd N (valgrind is ~30x slower)
 #  asan-<spec>         every busted spec against an ASan + UBSan build of the module
+#  asan-c-data         the data readers and their mutated inputs, likewise
 #  fuzz-corpus         the committed fuzz corpus, replayed through an ASan + UBSan build
 #  fuzz-compile-corpus the differential fuzzer of lg.compile (eager against compiled) over
 #                      its committed corpus, likewise
@@ -129,7 +130,7 @@ if(BUSTED AND LUA54)
               "--cpath=${PROJECT_BINARY_DIR}/asan/?.so" ${spec}
       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(asan-${name} PROPERTIES ENVIRONMENT
-      "LD_PRELOAD=${ASAN_RUNTIME};${SAN_ENV};LUAGRAD_BIN=$<TARGET_FILE:luagrad>;LUAGRAD_EXAMPLES=${PROJECT_SOURCE_DIR}/examples")
+      "LD_PRELOAD=${ASAN_RUNTIME};${SAN_ENV};LUAGRAD_BIN=$<TARGET_FILE:luagrad>;LUAGRAD_EXAMPLES=${PROJECT_SOURCE_DIR}/examples;LUAGRAD_HAVE_ZLIB=${LUAGRAD_ZLIB_WORD}")
   endforeach()
 endif()
 
@@ -140,3 +141,11 @@ sanitized(test_tensor_asan)
 target_link_libraries(test_tensor_asan PRIVATE m)
 add_test(NAME asan-c-tensor COMMAND test_tensor_asan)
 set_tests_properties(asan-c-tensor PROPERTIES ENVIRONMENT "${SAN_ENV}")
+
+# the data readers (CSV, IDX, gzip with zlib where the build has it, and their mutated
+# inputs) under AddressSanitizer + UBSan
+add_executable(test_data_asan test_data.c ${LUAGRAD_CORE_SOURCES})
+sanitized(test_data_asan)
+target_link_libraries(test_data_asan PRIVATE m)
+add_test(NAME asan-c-data COMMAND test_data_asan)
+set_tests_properties(asan-c-data PROPERTIES ENVIRONMENT "${SAN_ENV}")

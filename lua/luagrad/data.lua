@@ -30,9 +30,9 @@ end
 
 -- Errors are raised at the level of the line that called data.<fn>: level 3 from a helper
 -- that the public function calls (the helper is level 1), 4 from a helper's helper.
-local function argerror (fn, i, what, x, level)
+local function argerror (fn, i, what, x, level, expected)
   error(format("luagrad.data.%s: bad argument #%d (%s expected, got %s)", fn, i, what,
-               got(x, "number")), level or 3)
+               got(x, expected)), level or 3)
 end
 
 -- The options table opts (nil: none) of fn, its keys among names (a set); read raw.
@@ -169,7 +169,7 @@ function M.split (X, Y, fraction)
   if fraction == nil and type(Y) == "number" then Y, fraction = nil, Y end
   local n = rows("split", X, Y)
   if type(fraction) ~= "number" or not (fraction >= 0 and fraction <= 1) then
-    argerror("split", 3, "number from 0 to 1", fraction)
+    argerror("split", 3, "number from 0 to 1", fraction, 3, "number")
   end
   local k = fraction * n + 0.5
   k = k - k % 1

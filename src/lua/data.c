@@ -12,6 +12,7 @@
 #include "core/lg_data.h"
 
 #define SHOWN 40   /* bytes of a bad field shown in a message */
+#define MAXRATIO 1100   /* deflate inflates a byte to at most 1032 */
 
 /* Raises "luagrad.data.<fn>: '<path>' <detail>", placed at the line of Lua that called
    data.lua's function (level 2: data.lua's function is level 1). */
@@ -217,6 +218,11 @@ static int readgz (lua_State *L, const char *path, const unsigned char *src, siz
   if (err != LG_OK) return gzerror(L, path, err, &g);
   if ((err = lgI_idxheader(head, g.got, &h)) != LG_OK)
     return idxerror(L, path, err, &h, g.got, 1);
+  if (h.dbytes / MAXRATIO > n) {   /* more than n bytes can hold: measure before allocating */
+    err = lgI_gunzip(W, src, n, h.hbytes, NULL, 0, 1, &g);
+    if (err != LG_OK) return gzerror(L, path, err, &g);
+    checklength(L, path, &h, (size_t)g.more, 0, 1);
+  }
   out = newidx(L, &h);
   err = lgI_gunzip(W, src, n, h.hbytes, (char *)out + h.numel * 8 - h.dbytes, h.dbytes, 1,
                    &g);
