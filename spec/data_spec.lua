@@ -220,6 +220,7 @@ describe("lg.data.read_idx", function ()
     assert.are.equal(have == "ON", data.gzip)
   end)
   it("reads gzip data of several members, as cat a.gz b.gz makes", function ()
+    if not data.gzip then return end
     same({{0, 1, 127}, {128, 254, 255}}, data.read_idx(D .. "ubyte-members.idx.gz"))
   end)
   it("reads sizes of 0 as an empty tensor", function ()
