@@ -27,6 +27,14 @@ end
 
 function H.isnan (x) return x ~= x end
 
+-- the whole content of the file at path, as bytes
+function H.readfile (path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 -- -0.0, made at run time: Lua 5.1 keeps one constant for 0 and -0 in a function
 H.NEGZERO = -1 / math.huge
 

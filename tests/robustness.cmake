@@ -6,6 +6,7 @@
 #  asan-c-hostfn       the host-function host (tests/hostfn_test.lua), likewise
 #  valgrind-c-alloc    the same under valgrind, every 23rd N (valgrind is ~30x slower)
 #  asan-<spec>         every busted spec against an ASan + UBSan build of the module
+#  asan-c-data         the data readers and their mutated inputs, likewise
 #  fuzz-corpus         the committed fuzz corpus, replayed through an ASan + UBSan build
 #  fuzz-compile-corpus the differential fuzzer of lg.compile (eager against compiled) over
 #                      its committed corpus, likewise
@@ -62,11 +63,17 @@ add_custom_command(OUTPUT ${SAN_EMBEDDED}
   DEPENDS ${LUAGRAD_LUA_SOURCES} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake VERBATIM)
 set(SAN_SOURCES ${LUAGRAD_CORE_SOURCES} ${LUAGRAD_BINDING_SOURCES} ${SAN_EMBEDDED})
 
+# with zlib where the build has it, so that the gzip reader runs sanitized too
 function(sanitized target)
   target_compile_options(${target} PRIVATE ${SAN_FLAGS})
   target_link_options(${target} PRIVATE -fsanitize=address,undefined,float-cast-overflow)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/include
                              ${PROJECT_SOURCE_DIR}/src ${LUA_INCLUDE_DIR})
+  if(LUAGRAD_HAVE_ZLIB)
+    target_compile_definitions(${target} PRIVATE LUAGRAD_HAVE_ZLIB)
+    target_include_directories(${target} PRIVATE ${ZLIB_INCLUDE_DIRS})
+    target_link_libraries(${target} PRIVATE ${ZLIB_LIBRARIES})
+  endif()
 endfunction()
 
 # the module, as build/asan/luagrad/core.so, and the test host beside it
@@ -123,7 +130,7 @@ if(BUSTED AND LUA54)
               "--cpath=${PROJECT_BINARY_DIR}/asan/?.so" ${spec}
       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(asan-${name} PROPERTIES ENVIRONMENT
-      "LD_PRELOAD=${ASAN_RUNTIME};${SAN_ENV};LUAGRAD_BIN=$<TARGET_FILE:luagrad>;LUAGRAD_EXAMPLES=${PROJECT_SOURCE_DIR}/examples")
+      "LD_PRELOAD=${ASAN_RUNTIME};${SAN_ENV};LUAGRAD_BIN=$<TARGET_FILE:luagrad>;LUAGRAD_EXAMPLES=${PROJECT_SOURCE_DIR}/examples;LUAGRAD_HAVE_ZLIB=${LUAGRAD_ZLIB_WORD}")
   endforeach()
 endif()
 
@@ -134,3 +141,11 @@ sanitized(test_tensor_asan)
 target_link_libraries(test_tensor_asan PRIVATE m)
 add_test(NAME asan-c-tensor COMMAND test_tensor_asan)
 set_tests_properties(asan-c-tensor PROPERTIES ENVIRONMENT "${SAN_ENV}")
+
+# the data readers (CSV, IDX, gzip with zlib where the build has it, and their mutated
+# inputs) under AddressSanitizer + UBSan
+add_executable(test_data_asan test_data.c ${LUAGRAD_CORE_SOURCES})
+sanitized(test_data_asan)
+target_link_libraries(test_data_asan PRIVATE m)
+add_test(NAME asan-c-data COMMAND test_data_asan)
+set_tests_properties(asan-c-data PROPERTIES ENVIRONMENT "${SAN_ENV}")
