@@ -5,7 +5,8 @@
 ** data: their userdata, creation, fields, conversions, printing), ops.c (the operations
 ** from the op table), host.c (host functions' calls), custom.c (lg.custom), grad.c
 ** (derivatives as Values, forward mode, lg.gradients), value.c (Values' fields and methods),
-** compile.c (lg.compile), and open.c, which opens them all. Only the binding includes
+** compile.c (lg.compile), save.c (lg.save, lg.load: safetensors files), and open.c, which
+** opens them all. Only the binding includes
 ** lua.h. Never installed.
 */
 #ifndef LG_LUA_H
@@ -197,5 +198,8 @@ LGI_FUNC void lgL_openvalue (lua_State *L, int module, int methods, int mt);
 
 /* ---- compile.c ---------------------------------------------------------------------- */
 LGI_FUNC void lgL_opencompile (lua_State *L, int module);
+
+/* ---- save.c: lg.save and lg.load (the format is core/safetensors.c's) ---------------- */
+LGI_FUNC void lgL_opensave (lua_State *L, int module);
 
 #endif
