@@ -69,6 +69,20 @@ function H.finalized (fn)
   return setmetatable({}, {__gc = fn})
 end
 
+-- a file's bytes; a file made of the bytes s (returns its path)
+function H.readfile (path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+function H.writefile (path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+  return path
+end
+
 -- the README's graph: J = 3 * (a + b * c) at a, b, c = 5, 3, 2, and its leaves
 function H.lecture ()
   local a, b, c = lg.value(5, "a"), lg.value(3, "b"), lg.value(2, "c")

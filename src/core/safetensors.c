@@ -124,6 +124,7 @@ static void skipws (Parser *P) {
 }
 
 static int jsonerror (const Parser *P, const char *what) {
+  if (P->i >= P->n) return fail(P->msg, "bad JSON at the end of the header: %s", what);
   return fail(P->msg, "bad JSON in the header at byte %llu: %s", (ull)P->i + 1, what);
 }
 
@@ -481,13 +482,11 @@ static int header (Parser *P) {
     char local[SHOWN + 1], s[SHOWN + 4];
     const char *name;
     size_t len;
-    size_t at = P->ntext;
     if ((err = stored(P, local, &name, &len)) != LG_OK ||
         (err = expect(P, ':', "':' expected")) != LG_OK)
       return err;
     lgI_stshown(s, name, len <= SHOWN ? len : SHOWN + 1);
-    if (iskey(name, len, "__metadata__")) {
-      P->ntext = at;   /* not a name to keep */
+    if (iskey(name, len, "__metadata__")) {   /* its text stays counted: both passes alike */
       if (P->sawmeta) return fail(P->msg, "duplicate name '__metadata__'");
       P->sawmeta = 1;
       err = metadata(P);

@@ -298,8 +298,9 @@ static int mod_save (lua_State *L) {
   H.nmeta = 0;
   if (nmeta > 0) getmeta(L, anchor, nmeta, &H);
   lgI_stsort(&H);
-  if (lgI_stlayout(&H, order, &datasize) != LG_OK || (hlen = lgI_stheader(&H, NULL)) == 0)
-    lgL_memerror(L);
+  if (lgI_stlayout(&H, order, &datasize) != LG_OK) lgL_memerror(L);   /* overflows */
+  hlen = lgI_stheader(&H, NULL);
+  if (hlen == 0) lgL_memerror(L);
   text = (char *)lgC_newuserdata(L, hlen, 0);
   lgI_stheader(&H, text);
   lgI_stputlength(len, (uint64_t)hlen);
