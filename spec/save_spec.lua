@@ -529,6 +529,10 @@ describe("lg.load's errors", function ()
   end
 end)
 
+describe("docs/learning.md", function ()
+  H.docexamples(it, "docs/learning.md", 2)
+end)
+
 -- ---- Python -----------------------------------------------------------------------------
 
 -- the output of the command, run without the sanitizer runtime that the asan-* tests
