@@ -30,7 +30,7 @@ build = {
       sources = { "src/core/ops.c", "src/core/call.c", "src/core/work.c", "src/core/text.c",
                   "src/core/shape.c", "src/core/iter.c", "src/core/reduce.c",
                   "src/core/blas.c", "src/core/random.c",
-                  "src/core/tnode.c", "src/core/tops.c",
+                  "src/core/tnode.c", "src/core/tops.c", "src/core/safetensors.c",
                   "src/core/csv.c", "src/core/idx.c", "src/core/gzip.c", "src/core/rows.c",
                   "src/graph/order.c", "src/graph/sweep.c", "src/graph/tape.c", "src/graph/kinds.c",
                   "src/graph/graphmode.c",
@@ -38,7 +38,8 @@ build = {
                   "src/lua/base.c", "src/lua/record.c", "src/lua/tensor.c", "src/lua/tensorops.c",
                   "src/lua/ops.c", "src/lua/host.c",
                   "src/lua/custom.c", "src/lua/grad.c", "src/lua/value.c",
-                  "src/lua/compile.c", "src/lua/data.c", "src/lua/open.c",
+                  "src/lua/compile.c", "src/lua/data.c", "src/lua/save.c",
+                  "src/lua/open.c",
                   "src/lua/noembed.c" },
       defines = { "LUAGRAD_HAVE_ZLIB" },   -- gzip IDX files (lg.data.read_idx)
       incdirs = { "include", "src", "$(ZLIB_INCDIR)" },

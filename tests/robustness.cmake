@@ -10,6 +10,7 @@
 #  fuzz-corpus         the committed fuzz corpus, replayed through an ASan + UBSan build
 #  fuzz-compile-corpus the differential fuzzer of lg.compile (eager against compiled) over
 #                      its committed corpus, likewise
+#  fuzz-safetensors-corpus  the safetensors reader and writer (no Lua) over their corpus
 # The sanitizer builds use this project's compiler (gcc's libasan, or clang's runtime): the
 # module is loaded into the uninstrumented lua5.4, so the runtime is preloaded.
 
@@ -119,6 +120,15 @@ add_test(NAME fuzz-compile-corpus COMMAND fuzz_compile_replay
          ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus_compile)
 set_tests_properties(fuzz-compile-corpus PROPERTIES
   ENVIRONMENT "${SAN_ENV};LUAGRAD_FUZZ_MASKS=1;LUAGRAD_FUZZ_STATS=1")
+
+# the safetensors reader and writer, from the core alone, over their committed corpus
+add_executable(fuzz_safetensors_replay fuzz/fuzz_safetensors.c fuzz/replay.c
+               ${LUAGRAD_CORE_SOURCES})
+sanitized(fuzz_safetensors_replay)
+target_link_libraries(fuzz_safetensors_replay PRIVATE m)
+add_test(NAME fuzz-safetensors-corpus COMMAND fuzz_safetensors_replay
+         ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus_safetensors)
+set_tests_properties(fuzz-safetensors-corpus PROPERTIES ENVIRONMENT "${SAN_ENV}")
 
 # every spec file against the sanitized module (the #slow ones included)
 if(BUSTED AND LUA54)

@@ -28,6 +28,7 @@ int luaopen_luagrad_core (lua_State *L) {
   lgL_opencustom(L, module);
   lgL_opencompile(L, module);
   lgL_opendata(L, module);
+  lgL_opensave(L, module);
   lua_settop(L, module);
   return 1;
 }
