@@ -33,7 +33,7 @@ build = {
                   "src/graph/dot.c", "src/graph/arena.c",
                   "src/lua/base.c", "src/lua/record.c", "src/lua/tensor.c", "src/lua/ops.c", "src/lua/host.c",
                   "src/lua/custom.c", "src/lua/grad.c", "src/lua/value.c",
-                  "src/lua/compile.c", "src/lua/open.c", "src/lua/noembed.c" },
+                  "src/lua/compile.c", "src/lua/sys.c", "src/lua/open.c", "src/lua/noembed.c" },
       incdirs = { "include", "src" },
       libraries = { "m" },
     },
