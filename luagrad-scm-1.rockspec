@@ -43,6 +43,11 @@ build = {
     ["luagrad.shared"] = "lua/luagrad/shared.lua",
     ["luagrad.functional"] = "lua/luagrad/functional.lua",
     ["luagrad.tree"] = "lua/luagrad/tree.lua",
+    ["luagrad.options"] = "lua/luagrad/options.lua",
+    ["luagrad.svg"] = "lua/luagrad/svg.lua",
+    ["luagrad.contour"] = "lua/luagrad/contour.lua",
+    ["luagrad.plot"] = "lua/luagrad/plot.lua",
+    ["luagrad.progress"] = "lua/luagrad/progress.lua",
   },
 }
 test = {

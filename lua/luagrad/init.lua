@@ -15,6 +15,8 @@ local function part (name)
 end
 local shared = part("luagrad.shared")   -- first: it keeps the core's lg.enable_grad
 part("luagrad.functional")
+lg.plot = part("luagrad.plot")           -- SVG figures
+lg.progress = part("luagrad.progress")   -- a progress line for training loops
 -- Loading touches only the base library: hosts may open luagrad in a state without math,
 -- string or table. What gradcheck needs of them it looks up when it runs.
 local error, ipairs, select, tonumber, type = error, ipairs, select, tonumber, type
