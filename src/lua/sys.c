@@ -1,7 +1,7 @@
 /*
-** sys.c: the two facts of the operating system that the Lua parts need and Lua's own
-** libraries do not give: whether a file is a terminal (lg.progress redraws one line there
-** and prints plain lines elsewhere), and a clock of wall time finer than os.time's seconds.
+** sys.c: the facts of the operating system that the Lua parts need and Lua's own libraries
+** do not give: whether a file is a terminal, and how wide (lg.progress redraws one line
+** there and prints plain lines elsewhere), and a clock of wall time finer than os.time's.
 ** Both are internal (lg._isatty, lg._clock): progress.lua is their one user.
 */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
@@ -16,6 +16,7 @@
 #define lg_isatty(f) _isatty(_fileno(f))
 #elif defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
+#include <sys/ioctl.h>
 #define lg_isatty(f) isatty(fileno(f))
 #else
 #define lg_isatty(f) ((void)(f), 0)   /* unknown: never a terminal, so plain lines */
@@ -40,10 +41,21 @@ static FILE *tofile (lua_State *L, int i) {
   return *(FILE **)ud;   /* NULL once closed, before 5.2 */
 }
 
-/* lg._isatty(file) -> boolean: whether file is an open Lua file on a terminal */
+/* lg._isatty(file) -> boolean [, columns]: whether file is an open Lua file on a terminal,
+   and the terminal's width where the system tells it */
 static int sys_isatty (lua_State *L) {
   FILE *f = tofile(L, 1);
-  lua_pushboolean(L, f != NULL && lg_isatty(f));
+  int tty = f != NULL && lg_isatty(f);
+  lua_pushboolean(L, tty);
+#if defined(TIOCGWINSZ)
+  if (tty) {
+    struct winsize ws;
+    if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+      lua_pushinteger(L, (lua_Integer)ws.ws_col);
+      return 2;
+    }
+  }
+#endif
   return 1;
 }
 
