@@ -47,7 +47,7 @@ local function flatten (t, out)
 end
 
 local STRING, BOOLEAN, kind = options.STRING, options.BOOLEAN, options.kind
-local between, oneof = options.between, options.oneof
+local between, oneof, shown = options.between, options.oneof, options.shown
 
 -- {lo, hi}: two finite numbers, lo < hi
 local function limits (v)
@@ -335,6 +335,21 @@ end
 -- Pixels kept near the page: a point far outside the plot area is clipped anyway
 local function clamp (v, lo, hi) return v < lo and lo or v > hi and hi or v end
 
+-- Appends to drawn the points of run, and points every 8 pixels or so along its segments:
+-- what a legend should not cover
+local function sample (run, drawn)
+  for i, p in ipairs(run) do
+    local q = run[i + 1]
+    drawn[#drawn + 1] = p
+    if q then
+      local n = math.ceil(math.sqrt((q[1] - p[1]) ^ 2 + (q[2] - p[2]) ^ 2) / 8)
+      for k = 1, n - 1 do
+        drawn[#drawn + 1] = { p[1] + (q[1] - p[1]) * k / n, p[2] + (q[2] - p[2]) * k / n }
+      end
+    end
+  end
+end
+
 -- The corner of box where a legend of w x h covers the fewest drawn points (ties: in the
 -- order of CORNERS)
 local function bestcorner (box, w, h, drawn)
@@ -388,7 +403,7 @@ function plot.lines (path, series, opts)
   for _, lim in ipairs({ { "xlim", xlo, xlog }, { "ylim", ylo, ylog } }) do
     if lim[3] and lim[2] <= 0 then
       error(format("luagrad.%s: bad option '%s' (positive limits expected on a log scale, "
-                   .. "got %s)", LINES, lim[1], svg.fixed(lim[2], 6)), 2)
+                   .. "got %s)", LINES, lim[1], shown(lim[2])), 2)
     end
   end
 
@@ -430,7 +445,7 @@ function plot.lines (path, series, opts)
                           svg.num(p[1]), svg.num(p[2]), c))
         end
       end
-      for _, p in ipairs(run) do drawn[#drawn + 1] = p end
+      sample(run, drawn)
     end
     entries[i] = { label = s.name or format("series %d", i), color = c, dash = s.dash }
   end
@@ -478,8 +493,8 @@ local function points (X)
                    BOUNDARY, i), 3)
     end
     if not (finite(a) and finite(b)) then
-      error(format("luagrad.%s: point %d is not finite (%s, %s)", BOUNDARY, i,
-                   svg.fixed(a, 6), svg.fixed(b, 6)), 3)
+      error(format("luagrad.%s: point %d is not finite (%s, %s)", BOUNDARY, i, shown(a),
+                   shown(b)), 3)
     end
     out[i] = { a, b }
   end
@@ -515,7 +530,7 @@ local function labels (y, n)
   end
   for i, v in ipairs(out) do
     if not finite(v) then
-      error(format("luagrad.%s: label %d is not finite (%s)", BOUNDARY, i, svg.fixed(v, 6)), 3)
+      error(format("luagrad.%s: label %d is not finite (%s)", BOUNDARY, i, shown(v)), 3)
     end
   end
   return out
@@ -563,8 +578,8 @@ end
 -- Raises when a score of grid point i is NaN
 local function notnan (v, i, grid)
   if v ~= v then
-    error(format("luagrad.%s: f returned nan at (%s, %s)", BOUNDARY, svg.fixed(grid[i][1], 6),
-                 svg.fixed(grid[i][2], 6)), 4)
+    error(format("luagrad.%s: f returned nan at (%s, %s)", BOUNDARY, shown(grid[i][1]),
+                 shown(grid[i][2])), 4)
   end
 end
 
@@ -672,7 +687,7 @@ local function manyclasses (ys, classes)
   for i, l in ipairs(ys) do
     if l ~= math.floor(l) or l < 1 or l > classes then
       error(format("luagrad.%s: label %s at index %d is not a class (1 to %d expected, as f "
-                   .. "returned %d scores per point)", BOUNDARY, svg.fixed(l, 6), i, classes,
+                   .. "returned %d scores per point)", BOUNDARY, shown(l), i, classes,
                    classes), 4)
     end
     of[l] = l
@@ -698,8 +713,8 @@ local function binarymap (page, m, opts)
   end
   if threshold <= lo or threshold >= hi then
     error(format("luagrad.%s: bad option 'threshold' (a number between %s and %s expected, "
-                 .. "got %s)", BOUNDARY, svg.fixed(lo, 6), svg.fixed(hi, 6),
-                 svg.fixed(threshold, 6)), 3)
+                 .. "got %s)", BOUNDARY, shown(lo), shown(hi),
+                 shown(threshold)), 3)
   end
   label = label or "probability of " .. m.names[2]
   local t, value, colour = shading(lo, threshold, hi, levels, m.colour(1), m.colour(2))

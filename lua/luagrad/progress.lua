@@ -50,12 +50,14 @@ local function clocktime (t)
   return format("%d:%02d", m, s)
 end
 
--- Steps a second: "32.1 steps/s"; below one a second, seconds a step: "2.50 s/step"
+-- Steps a second: "32.1 steps/s"; below one a second, the time a step: "2.50 s/step",
+-- and from a minute on "1:02:03/step"
 local function rate (steps, seconds)
   local r = steps / seconds
   if r >= 100 then return format("%.0f steps/s", r) end
   if r >= 10 then return (format("%.1f steps/s", r):gsub(",", ".")) end
   if r >= 1 then return (format("%.2f steps/s", r):gsub(",", ".")) end
+  if seconds / steps >= 59.5 then return clocktime(seconds / steps) .. "/step" end
   return (format("%.2f s/step", seconds / steps):gsub(",", "."))
 end
 
@@ -78,9 +80,10 @@ local function fields (self, now, final, compact)
     out[#out + 1] = name .. " " .. metric(self.metrics[name])
   end
   local elapsed = now - self.start
-  if elapsed > 0 and step > 0 then out[#out + 1] = rate(step, elapsed) end
+  if elapsed > 0 and step > 0 then out[#out + 1], out.rate = rate(step, elapsed), true end
   local left = total and not final and elapsed > 0 and step > 0 and step < total and
                clocktime((total - step) * elapsed / step)
+  out.left = left and true
   if compact then
     out[#out + 1] = clocktime(elapsed) .. (left and "<" .. left or "")
   else
@@ -107,17 +110,24 @@ local function cut (s, n)
   return s:sub(1, n)
 end
 
--- The line for the terminal: the fields, with a bar before the step when at least 10
--- characters of it fit, all within width. The bar is 32 characters at most and never
--- grows again, so that it stays put once the line has all its fields.
+-- The line for the terminal: the fields, with a bar before the step, all within width.
+-- The bar's width is set at the first line, up to 32 characters and leaving room for what
+-- may grow later (each metric's digits, the rate and the time left if not there yet), and
+-- only shrinks after; below 10 there is no bar, then or later. So the bar stays put, or
+-- never shows.
 local function ttyline (self, f)
   local line = table.concat(f, "  ")
-  local room = math.min(self.barwidth or 32, self.width - 1 - #line - 2)
-  if self.total and room >= 10 then
+  local room = self.width - 1 - #line - 2
+  if self.barwidth == nil then
+    local growth = 6 * #self.names + (f.rate and 0 or 14) + (f.left and 0 or 6)
+    self.barwidth = math.min(32, room - growth)
+  end
+  self.barwidth = math.min(self.barwidth, room)
+  if self.barwidth < 10 then self.barwidth = 0 end
+  if self.total and self.barwidth > 0 then
     local at = 1 + (self.desc and 1 or 0) + (self.epochs and 1 or 0)   -- before the step
-    table.insert(f, at, bar(math.min(self.step, self.total) / self.total, room))
+    table.insert(f, at, bar(math.min(self.step, self.total) / self.total, self.barwidth))
     line = table.concat(f, "  ")
-    self.barwidth = room
   end
   return cut(line, self.width - 1)
 end
