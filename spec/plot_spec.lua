@@ -74,6 +74,11 @@ describe("lg.plot.lines", function ()
                     ticklabels(root))
   end)
 
+  it("gives a short axis at least three labelled ticks", function ()
+    local root = parse(lg.plot.lines(nil, { 0.9, 0.7, 0.65, 0.5 }, { width = 300, height = 200 }))
+    assert.are.same({ "1", "2", "3", "4", "0.5", "0.6", "0.7", "0.8", "0.9" }, ticklabels(root))
+  end)
+
   it("writes negative labels with a minus sign, large and small ones with an exponent", function ()
     assert.are.same({ "1", "2", "3", "−3", "−2", "−1", "0", "1", "2" },
                     ticklabels(parse(lg.plot.lines(nil, { -3, -1, 2 }))))

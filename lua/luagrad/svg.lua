@@ -204,6 +204,13 @@ function svg.linear (lo, hi, len, opts)
     m, k = nice(multiple(1, m, k) * 1.01)
     ticks = linticks(lo, hi, m, k)
   end
+  while #ticks < 3 do   -- a short axis: smaller steps while their labels still fit
+    local m2, k2 = m == 5 and 2 or m == 2 and 1 or 5, m == 1 and k - 1 or k
+    if opts.integer and k2 < 0 then break end
+    local finer = linticks(lo, hi, m2, k2)
+    if not fits(finer, lo, hi, len, opts.horizontal) then break end
+    m, k, ticks = m2, k2, finer
+  end
   return setmetatable({ lo = lo, hi = hi, ticks = ticks, minor = {} }, Axis)
 end
 
