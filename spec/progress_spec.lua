@@ -123,6 +123,15 @@ describe("lg.progress", function ()
                        lines(out.text())[1])
     end)
 
+    it("reads a clock set back as no time passed", function ()
+      local out, t, clock = sink(), fakeclock()
+      t[1] = 100
+      local p = lg.progress({ total = 2, every = 1, out = out, tty = false, clock = clock })
+      t[1] = 40
+      p:update(1)
+      assert.are.equal("step 1/2   50%  0:00 elapsed", lines(out.text())[1])
+    end)
+
     it("prints p:print's arguments as print does", function ()
       local out, _, clock = sink(), fakeclock()
       local p = lg.progress({ out = out, tty = false, clock = clock })

@@ -79,7 +79,7 @@ local function fields (self, now, final, compact)
   for _, name in ipairs(self.names) do
     out[#out + 1] = name .. " " .. metric(self.metrics[name])
   end
-  local elapsed = now - self.start
+  local elapsed = math.max(0, now - self.start)   -- a clock set back reads as no time
   if elapsed > 0 and step > 0 then out[#out + 1], out.rate = rate(step, elapsed), true end
   local left = total and not final and elapsed > 0 and step > 0 and step < total and
                clocktime((total - step) * elapsed / step)
