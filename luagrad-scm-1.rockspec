@@ -38,7 +38,7 @@ build = {
                   "src/lua/base.c", "src/lua/record.c", "src/lua/tensor.c", "src/lua/tensorops.c",
                   "src/lua/ops.c", "src/lua/host.c",
                   "src/lua/custom.c", "src/lua/grad.c", "src/lua/value.c",
-                  "src/lua/compile.c", "src/lua/data.c", "src/lua/save.c",
+                  "src/lua/compile.c", "src/lua/data.c", "src/lua/save.c", "src/lua/sys.c",
                   "src/lua/open.c",
                   "src/lua/noembed.c" },
       defines = { "LUAGRAD_HAVE_ZLIB" },   -- gzip IDX files (lg.data.read_idx)
@@ -53,6 +53,11 @@ build = {
     ["luagrad.functional"] = "lua/luagrad/functional.lua",
     ["luagrad.tree"] = "lua/luagrad/tree.lua",
     ["luagrad.data"] = "lua/luagrad/data.lua",
+    ["luagrad.options"] = "lua/luagrad/options.lua",
+    ["luagrad.svg"] = "lua/luagrad/svg.lua",
+    ["luagrad.contour"] = "lua/luagrad/contour.lua",
+    ["luagrad.plot"] = "lua/luagrad/plot.lua",
+    ["luagrad.progress"] = "lua/luagrad/progress.lua",
   },
 }
 test = {

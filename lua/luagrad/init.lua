@@ -15,6 +15,8 @@ local function part (name)
 end
 local shared = part("luagrad.shared")   -- first: it keeps the core's lg.enable_grad
 part("luagrad.functional")
+lg.plot = part("luagrad.plot")           -- SVG figures
+lg.progress = part("luagrad.progress")   -- a progress line for training loops
 
 -- Parts loaded when first used, as fields of the module table: lg.data is the table that
 -- require("luagrad.data") returns (the compiled-in copy, where `require` is missing).
