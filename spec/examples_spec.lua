@@ -102,7 +102,6 @@ describe("examples/logistic_regression_tensors.lua", function ()
   end)
 
   it("prints what the scalar version prints, to the last digit", function ()
-    assert.truthy(out:find("accuracy 95/100", 1, true))
     assert.are.equal(scalar, out)
   end)
 end)
