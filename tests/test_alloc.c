@@ -268,6 +268,60 @@ static const char *reach =
   "lg.detect_anomaly(false)\n"
   "return table.concat(out, '\\n')\n";
 
+/* Tensors: every creation function, field and conversion, printing, the errors of
+   tensors, and ops with backward through them (adjoint buffers, .grad tensors), under
+   every failing allocation (persistent and transient). Each failure is
+   "not enough memory"; the same state, with memory again, gives the reference text. */
+static const char *tensor_script =
+  "local lg = ...\n"
+  "local out = {}\n"
+  "local function rec (x) out[#out + 1] = tostring(x) end\n"
+  "local function expect_error (f, ...)\n"
+  "  local ok, e = pcall(f, ...)\n"
+  "  if ok or type(e) ~= 'string' or not e:find('luagrad', 1, true) then error(e, 0) end\n"
+  "  rec(e)\n"
+  "end\n"
+  "lg.manual_seed(3)\n"
+  "local t = lg.tensor({{1, 2}, {3, 4.5}}, {requires_grad = true})\n"
+  "local f = lg.tensor(t, {dtype = 'float32'})\n"
+  "rec(t) rec(f) rec(lg.zeros(2, 3)) rec(lg.ones({2}, {dtype = 'float32'})) rec(lg.empty(3).dtype)\n"
+  "rec(lg.full({2, 2}, 7)) rec(lg.eye(2, 3)) rec(lg.arange(1, 4, 0.5)) rec(lg.linspace(0, 1, 3))\n"
+  "rec(lg.rand(2)) rec(lg.randn(3)) rec(lg.randint(1, 9, {4})) rec(lg.randperm(5))\n"
+  "rec(lg.zeros_like(t)) rec(lg.ones_like(f)) rec(lg.rand_like(t)) rec(lg.randn_like(f))\n"
+  "rec(table.concat(t.shape, ',')) rec(t:size(2)) rec(t:dim()) rec(t:numel()) rec(#t)\n"
+  "rec(t.dtype) rec(t.requires_grad) rec(t.is_leaf) rec(t.op) rec(t.grad)\n"
+  "t.grad = lg.ones(2, 2) rec(t.grad) t.grad = nil rec(t.grad)\n"
+  "rec(#t:totable()) rec(lg.tensor{5}:item()) rec(t:get(-1, 2))\n"
+  "rec(t:detach()) rec(f:clone()) rec(f:contiguous()) rec(f:to('float64')) rec(t:to('float64'))\n"
+  "rec(lg.arange(1500)) rec(lg.zeros(8, 200)) rec('x' .. f)\n"
+  "expect_error(lg.tensor, {{1, 2}, {3}})\n"
+  "expect_error(lg.tensor, {1, 'a'})\n"
+  "expect_error(t.get, t, 5, 1)\n"
+  "expect_error(lg.zeros, -1)\n"
+  "expect_error(lg.zeros, 1e10, 1e10, 1e10)\n"
+  "expect_error(lg.ones, {2}, {dtype = 'int8'})\n"
+  "expect_error(function () return t.nope end)\n"
+  "expect_error(function () return t < t end)\n"
+  "expect_error(function () t.grad = lg.ones(3) end)\n"
+  "local w = lg.tensor({{0.5}, {-1}}, {requires_grad = true})\n"
+  "local b = lg.value(0.25)\n"
+  "local p = lg.sigmoid(t:matmul(w) + b)\n"
+  "local loss = ((p - 1) ^ 2):mean() + (t:t():reshape(4) * lg.arange(4)):sum()\n"
+  "  + f:exp():sum() + lg.dot(t[1], t:select(2, 2)) + t:sum(1, true):mean() + t[2][1]\n"
+  "  + lg.outer(t[1], t[2]):view(-1):expand(2, 4):narrow(1, 1, 1):permute(2, 1):sum()\n"
+  "  + lg.where(t:gt(2), t, -t):unsqueeze(1):squeeze():flatten():clone():mean()\n"
+  "loss:backward()\n"
+  "rec(loss) rec(w.grad) rec(t.grad) rec(b.grad)\n"
+  "local y = t * 2; y:retain_grad(); (y * y):sum():backward(); rec(y.grad) rec(t.grad)\n"
+  "local s = lg.stack({b, 2, lg.value(3)}); s:backward(lg.ones(3)); rec(b.grad)\n"
+  "y:backward(lg.ones(2, 2)); rec(t.grad); lg.zero_grad({t, w}); rec(t.grad)\n"
+  "expect_error(function () return t + lg.ones(3) end)\n"
+  "expect_error(function () return t:matmul(lg.ones(3, 3)) end)\n"
+  "expect_error(function () y:backward() end)\n"
+  "local ok, e = pcall(lg.zeros, 1e7, 1e7)\n"
+  "rec(ok) rec(e)\n"
+  "return table.concat(out, '\\n')\n";
+
 /* After any run, failed or not: no scope or transform left behind, derivatives right in
    both modes. A coroutine the run left suspended inside a scope keeps it until it ends, as
    documented: it is closed first, with no collection that could hide a scope left open. */
@@ -310,6 +364,8 @@ static int setup (lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, "reach");
   if (luaL_loadstring(L, healthy) != LUA_OK) return lua_error(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "healthy");
+  if (luaL_loadstring(L, tensor_script) != LUA_OK) return lua_error(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, "tensors");
   luaL_requiref(L, "luagrad", luaopen_luagrad, 0);
   lua_setfield(L, LUA_REGISTRYINDEX, "lg");
   pushopnames(L);
@@ -695,123 +751,20 @@ static long sweep_compile (long stride) {
 
 /* }================================================================== */
 
-/* Tensors: every creation function, field and conversion, printing, the errors of
-   tensors, and ops with backward through them (adjoint buffers, .grad tensors), under
-   every failing allocation (persistent and transient). Each failure is
-   "not enough memory"; the same state, with memory again, gives the reference text. */
-static const char *tensor_script =
-  "local lg = ...\n"
-  "local out = {}\n"
-  "local function rec (x) out[#out + 1] = tostring(x) end\n"
-  "local function expect_error (f, ...)\n"
-  "  local ok, e = pcall(f, ...)\n"
-  "  if ok or type(e) ~= 'string' or not e:find('luagrad', 1, true) then error(e, 0) end\n"
-  "  rec(e)\n"
-  "end\n"
-  "lg.manual_seed(3)\n"
-  "local t = lg.tensor({{1, 2}, {3, 4.5}}, {requires_grad = true})\n"
-  "local f = lg.tensor(t, {dtype = 'float32'})\n"
-  "rec(t) rec(f) rec(lg.zeros(2, 3)) rec(lg.ones({2}, {dtype = 'float32'})) rec(lg.empty(3).dtype)\n"
-  "rec(lg.full({2, 2}, 7)) rec(lg.eye(2, 3)) rec(lg.arange(1, 4, 0.5)) rec(lg.linspace(0, 1, 3))\n"
-  "rec(lg.rand(2)) rec(lg.randn(3)) rec(lg.randint(1, 9, {4})) rec(lg.randperm(5))\n"
-  "rec(lg.zeros_like(t)) rec(lg.ones_like(f)) rec(lg.rand_like(t)) rec(lg.randn_like(f))\n"
-  "rec(table.concat(t.shape, ',')) rec(t:size(2)) rec(t:dim()) rec(t:numel()) rec(#t)\n"
-  "rec(t.dtype) rec(t.requires_grad) rec(t.is_leaf) rec(t.op) rec(t.grad)\n"
-  "t.grad = lg.ones(2, 2) rec(t.grad) t.grad = nil rec(t.grad)\n"
-  "rec(#t:totable()) rec(lg.tensor{5}:item()) rec(t:get(-1, 2))\n"
-  "rec(t:detach()) rec(f:clone()) rec(f:contiguous()) rec(f:to('float64')) rec(t:to('float64'))\n"
-  "rec(lg.arange(1500)) rec(lg.zeros(8, 200)) rec('x' .. f)\n"
-  "expect_error(lg.tensor, {{1, 2}, {3}})\n"
-  "expect_error(lg.tensor, {1, 'a'})\n"
-  "expect_error(t.get, t, 5, 1)\n"
-  "expect_error(lg.zeros, -1)\n"
-  "expect_error(lg.zeros, 1e10, 1e10, 1e10)\n"
-  "expect_error(lg.ones, {2}, {dtype = 'int8'})\n"
-  "expect_error(function () return t.nope end)\n"
-  "expect_error(function () return t < t end)\n"
-  "expect_error(function () t.grad = lg.ones(3) end)\n"
-  "local w = lg.tensor({{0.5}, {-1}}, {requires_grad = true})\n"
-  "local b = lg.value(0.25)\n"
-  "local p = lg.sigmoid(t:matmul(w) + b)\n"
-  "local loss = ((p - 1) ^ 2):mean() + (t:t():reshape(4) * lg.arange(4)):sum()\n"
-  "  + f:exp():sum() + lg.dot(t[1], t:select(2, 2)) + t:sum(1, true):mean() + t[2][1]\n"
-  "  + lg.outer(t[1], t[2]):view(-1):expand(2, 4):narrow(1, 1, 1):permute(2, 1):sum()\n"
-  "  + lg.where(t:gt(2), t, -t):unsqueeze(1):squeeze():flatten():clone():mean()\n"
-  "loss:backward()\n"
-  "rec(loss) rec(w.grad) rec(t.grad) rec(b.grad)\n"
-  "local y = t * 2; y:retain_grad(); (y * y):sum():backward(); rec(y.grad) rec(t.grad)\n"
-  "local s = lg.stack({b, 2, lg.value(3)}); s:backward(lg.ones(3)); rec(b.grad)\n"
-  "y:backward(lg.ones(2, 2)); rec(t.grad); lg.zero_grad({t, w}); rec(t.grad)\n"
-  "expect_error(function () return t + lg.ones(3) end)\n"
-  "expect_error(function () return t:matmul(lg.ones(3, 3)) end)\n"
-  "expect_error(function () y:backward() end)\n"
-  "local ok, e = pcall(lg.zeros, 1e7, 1e7)\n"
-  "rec(ok) rec(e)\n"
-  "return table.concat(out, '\\n')\n";
 
-static int run_tensors (lua_State *L) {
-  if (luaL_loadstring(L, tensor_script) != LUA_OK) return lua_error(L);
-  luaL_requiref(L, "luagrad", luaopen_luagrad, 0);
-  lua_call(L, 1, 1);
-  return 1;
-}
-
-/* Runs the tensor script in L; the result or the message on the stack. */
-static int try_tensors (lua_State *L) {
-  lua_pushcfunction(L, run_tensors);
-  return lua_pcall(L, 0, 1, 0);
-}
-
-static long sweep_tensors (int transient) {
-  long n, tried = 0;
-  char *ref = NULL;
-  {
-    Host h = {-1, 0, 0, 0};
-    lua_State *L = lua_newstate(host_alloc, &h);
-    luaL_openlibs(L);
-    if (try_tensors(L) != LUA_OK) FAIL("tensors: %s", lua_tostring(L, -1));
-    else {
-      const char *s = lua_tostring(L, -1);
-      ref = (char *)malloc(strlen(s) + 1);
-      strcpy(ref, s);
-    }
-    lua_close(L);
-    live = 0;
-    if (ref == NULL) return 0;
-    if (strncmp(ref, "Tensor([[  1,   2],", 19) != 0) FAIL("tensors: wrong reference");
+/* The tensor sweeps, every stride-th N (valgrind runs every 23rd), with the reference
+   checked first: a wrong reference would make every comparison meaningless. */
+static long sweep_tensors (long stride) {
+  char *ref = referenceof("tensors");
+  long points = 0;
+  if (ref == NULL) return 0;
+  if (strncmp(ref, "Tensor([[  1,   2],", 19) != 0) FAIL("tensors: wrong reference");
+  else {
+    points += sweepscript("tensors", ref, 0, stride, 1);
+    points += sweepscript("tensors", ref, 1, stride, 1);
   }
-  for (n = 0; ; n++) {
-    Host h = {-1, 0, 0, 0};
-    lua_State *L = lua_newstate(host_alloc, &h);
-    int status;
-    luaL_openlibs(L);
-    /* Lua 5.4.4's buffer box metatable, made whole first (see setup) */
-    if (luaL_dostring(L, "return table.concat({('x'):rep(4096), 'y'})") != LUA_OK)
-      FAIL("tensors: %s", lua_tostring(L, -1));
-    lua_settop(L, 0);
-    h.budget = n;
-    h.transient = transient;
-    status = try_tensors(L);
-    tried++;
-    if (status != LUA_OK && strcmp(lua_tostring(L, -1), "not enough memory") != 0)
-      FAIL("tensors N=%ld: %s", n, lua_tostring(L, -1));
-    else if (status == LUA_OK && strcmp(lua_tostring(L, -1), ref) != 0)
-      FAIL("tensors N=%ld: wrong output", n);
-    lua_pop(L, 1);
-    h.budget = -1;
-    if (try_tensors(L) != LUA_OK) FAIL("tensors N=%ld, rerun: %s", n, lua_tostring(L, -1));
-    else if (strcmp(lua_tostring(L, -1), ref) != 0) FAIL("tensors N=%ld: rerun differs", n);
-    lua_close(L);
-    if (live != 0) {
-      FAIL("tensors N=%ld: %zu bytes left allocated", n, live);
-      live = 0;
-    }
-    if (h.failed == 0) break;
-  }
-  printf("tensors (%s): %ld allocation points tried\n",
-         transient ? "transient" : "persistent", tried);
   free(ref);
-  return tried;
+  return points;
 }
 
 int main (int argc, char **argv) {
@@ -828,8 +781,7 @@ int main (int argc, char **argv) {
   points += sweep_open();
   points += sweep_reach(stride);
   points += sweep_compile(stride);
-  points += sweep_tensors(0);
-  points += sweep_tensors(1);
+  points += sweep_tensors(stride);
   free(ref);
   printf("%ld allocation points in all, %d failed\n", points, failures);
   return failures != 0;
