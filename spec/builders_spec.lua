@@ -9,7 +9,8 @@ local h = require("spec.helpers")
 
 local inf, nan, negzero = math.huge, 0 / 0, h.NEGZERO
 local unpack = table.unpack or unpack
-local SPECIAL = { -40, -19.5, -2.5, -1, -1e-3, negzero, 0, 1e-300, 0.5, 1, 2, 3, 20, 40, inf, -inf, nan }
+local SPECIAL = { -800, -40, -19.5, -2.5, -1.5, -1, -1e-3, negzero, 0, 1e-300, 0.5, 1, 2, 3,
+                  19.5, 20, 20.5, 40, 709, 710, inf, -inf, nan }
 local PAIRS = { -2.5, -1, negzero, 0, 0.5, 1, 2, inf, nan }   -- for two arguments: every pair
 local SEEDS = { 1, 2.5, -0.75 }
 
@@ -48,12 +49,20 @@ local function tuples (op)
     for _, x in ipairs(PAIRS) do
       for _, y in ipairs(PAIRS) do t[#t + 1] = { x, y } end
     end
-  else   -- where, sum, dot: a few of each kind
+  else   -- where, clamp, sum, dot: a few of each kind
     for _, c in ipairs({ 1, 0, negzero, nan, -2 }) do
       for _, p in ipairs({ { 3, -4 }, { inf, 0 }, { nan, 1 }, { negzero, 2 } }) do
         local xs = { c, p[1], p[2] }
         if n == 4 then xs[4] = c * 2 end
         t[#t + 1] = xs
+      end
+    end
+    if n == 3 then   -- clamp's cases: at and between the bounds, crossed and equal bounds
+      for _, x in ipairs({ -1, 0, negzero, 0.5, 1, 2, inf, -inf, nan }) do
+        for _, b in ipairs({ { 0, 1 }, { negzero, 1 }, { 1, 0 }, { 1, 1 }, { -inf, 0.5 },
+                             { 0.5, inf }, { nan, 1 } }) do
+          t[#t + 1] = { x, b[1], b[2] }
+        end
       end
     end
   end
@@ -111,6 +120,17 @@ describe("derivatives under lg.compile replays", function ()
     { "pow a=0", function (x) return lg.grad(function (y) return y ^ x end)(x) * x end, 0, 3 },
     { "sign", function (x) return lg.sign(x) * x end, 2, -1 },
     { "where", function (x) return lg.where(lg.gt(x, 0), x * x, -x) end, 2, -1 },
+    { "leaky_relu", function (x) return lg.grad(lg.leaky_relu)(x) * x end, 2, -1 },
+    { "leaky_relu slope", function (s)
+        return lg.grad(function (y) return lg.leaky_relu(y, s) end)(lg.value(-1)) * s end, 0.5, 2 },
+    { "clamp inside", function (x)
+        return lg.grad(function (y) return lg.clamp(y, 0, 1) end)(x) * x end, 0.5, 2 },
+    { "clamp at a bound", function (x)
+        return lg.grad(function (y) return lg.clamp(y, 0, 1) end)(x) * x end, 1, -1 },
+    { "clamp bounds", function (x)
+        return lg.grad(function (lo) return lg.clamp(x, lo, 1) end)(lg.value(0)) * x end, 0.5, -1 },
+    { "softplus", function (x) return lg.grad(lg.softplus)(x) * x end, 25, 3 },
+    { "softplus''", function (x) return lg.grad(lg.grad(lg.softplus))(x) * x end, 3, 25 },
   }
   for _, c in ipairs(cases) do
     it(c[1] .. ": recorded at " .. c[3] .. " and replayed at " .. c[4] .. " equals eager",

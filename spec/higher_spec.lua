@@ -38,6 +38,16 @@ local UNARY = {
   { "neg", function () return -1 end, function () return 0 end, function () return 0 end,
     apply = function (x) return -x end },
   { "sign", function () return 0 end, function () return 0 end, function () return 0 end },
+  { "log1p", function (x) return 1 / (1 + x) end, function (x) return -1 / (1 + x) ^ 2 end,
+    function (x) return 2 / (1 + x) ^ 3 end, positive = true },
+  { "expm1", math.exp, math.exp, math.exp },
+  { "softplus", sigmoid, function (x) local s = sigmoid(x) return s * (1 - s) end,
+    function (x) local s = sigmoid(x) return s * (1 - s) * (1 - 2 * s) end },
+  { "square", function (x) return 2 * x end, function () return 2 end, function () return 0 end },
+  { "leaky_relu", function (x) return x > 0 and 1 or 0.01 end, function () return 0 end,
+    function () return 0 end },
+  { "clamp", function (x) return (x >= -1 and x <= 1) and 1 or 0 end, function () return 0 end,
+    function () return 0 end, apply = function (x) return lg.clamp(x, -1, 1) end },
 }
 
 local POINTS = { -1.7, -0.3, 0.4, 1.1, 2.6 }
@@ -84,6 +94,8 @@ local BINARY = {
     end, positive = true },
   { "max", lg.max, function () return 0, 0, 0 end },
   { "min", lg.min, function () return 0, 0, 0 end },
+  -- y = a for a > 0, else s a: d2/da ds = 1 where a <= 0
+  { "leaky_relu", lg.leaky_relu, function (a) return 0, a > 0 and 0 or 1, 0 end },
 }
 for _, mask in ipairs({ "gt", "lt", "ge", "le", "eq", "ne" }) do   -- zero derivatives
   BINARY[#BINARY + 1] = { mask, lg[mask], function () return 0, 0, 0 end }

@@ -44,6 +44,10 @@ local UNARY = {
   {"abs",     math.abs, {-2, -1e-3, 1e-3, 3}, exact = true},
   {"sign",    function (x) return x > 0 and 1.0 or x < 0 and -1.0 or x end,
               {-2.5, -1e-3, 1e-3, 3}, exact = true},
+  {"log1p",   function (x) return math.log(1 + x) end, {-0.9, -0.3, 0.25, 1, 30}},
+  {"expm1",   function (x) return math.exp(x) - 1 end, {-5, -0.3, 0.25, 1, 8}},
+  {"softplus", function (x) return math.log(1 + math.exp(x)) end, {-25, -1, -1e-3, 0, 2, 19.5}},
+  {"square",  function (x) return x * x end, {-3, -1e-3, 0, 0.5, 12}, exact = true},
 }
 
 local ANYWHERE = {{-2, 3}, {0.5, -1e-3}, {1e-3, 0}, {4, 7.5}, {-10, -0.25}, {0, 0}, {3, 3}}
@@ -72,6 +76,10 @@ local BINARY = {
     {{"lg.min(a, b)", function (a, b) return lg.min(a, b) end},
      {"a:min(b)", function (a, b) return a:min(b) end, method = true}},
     {{-2, 3}, {3, -2}, {0.5, 0.499}, {1e-3, -1e-3}, {7, 7.5}, {-10, 0}}},
+  {"leaky_relu", function (a, s) return a > 0 and a or a * s end,
+    {{"lg.leaky_relu(a, s)", function (a, b) return lg.leaky_relu(a, b) end},
+     {"a:leaky_relu(s)", function (a, b) return a:leaky_relu(b) end, method = true}},
+    {{-2, 0.01}, {3, 0.2}, {-0.5, -1.5}, {1e-3, 4}, {-1e-3, 0.3}, {-10, 0}}},
 }
 
 -- The masks: 1 where the comparison holds, else 0, with zero derivative (away from ties,
@@ -741,6 +749,103 @@ describe("lg.sign", function ()
   end)
 end)
 
+describe("lg.log1p", function ()
+  unary_checks("log1p", fn_forms("log1p"))
+
+  it("is exact near 0, -inf at -1 (derivative +inf) and NaN below", function ()
+    assert.equal(1e-300, lg.log1p(1e-300))
+    local x = lg.value(-1)
+    local y = lg.log1p(x)
+    y:backward()
+    assert.equal(-inf, y.data)
+    assert.equal(inf, x.grad)
+    assert.is_true(isnan(lg.log1p(-2)))
+  end)
+end)
+
+describe("lg.expm1", function ()
+  unary_checks("expm1", fn_forms("expm1"))
+
+  it("is exact near 0, and its derivative e^x keeps its digits far left", function ()
+    assert.equal(1e-300, lg.expm1(1e-300))
+    local x = lg.value(-40)
+    lg.expm1(x):backward()
+    assert.equal(math.exp(-40), x.grad)   -- expm1(x) + 1 would give 0
+  end)
+end)
+
+describe("lg.softplus", function ()
+  unary_checks("softplus", fn_forms("softplus"))
+
+  it("is x itself past 20 (PyTorch's threshold) with derivative 1, sigmoid(x) up to it",
+     function ()
+    local x = lg.value(20.5)
+    local y = lg.softplus(x)
+    y:backward()
+    assert.same({20.5, 1}, {y.data, x.grad})
+    x = lg.value(20)
+    lg.softplus(x):backward()
+    near(sigmoid(20), x.grad, 1e-15)
+    assert.equal(1e300, lg.softplus(1e300))
+    assert.equal(0, lg.softplus(-1e300))
+  end)
+end)
+
+describe("lg.square", function ()
+  unary_checks("square", fn_forms("square"))
+
+  it("gives 2x exactly", function ()
+    local x = lg.value(-1.5)
+    local y = x:square()
+    y:backward()
+    assert.same({2.25, -3}, {y.data, x.grad})
+  end)
+end)
+
+describe("lg.leaky_relu (also a:leaky_relu(s))", function ()
+  binary_checks("leaky_relu")
+
+  it("defaults the slope to 0.01 and has derivative slope at 0 (as PyTorch)", function ()
+    local x = lg.value(0)
+    local y = lg.leaky_relu(x)
+    y:backward()
+    assert.same({0, 0.01}, {y.data, x.grad})
+    assert.equal(-0.05, lg.leaky_relu(-5))
+    assert.is_true(isnan(lg.leaky_relu(0 / 0)))
+  end)
+end)
+
+describe("lg.clamp (also x:clamp(lo, hi))", function ()
+  checked.clamp = true
+
+  it("agrees with min(max(x, lo), hi) and a central difference in each argument", function ()
+    local f = function (x, lo, hi) return math.min(math.max(x, lo), hi) end
+    for _, p in ipairs({ {-2, -1, 1}, {0.5, -1, 1}, {3, -1, 1}, {0.3, 0.5, 2}, {4, 0.5, 2} }) do
+      local x, lo, hi = lg.value(p[1]), lg.value(p[2]), lg.value(p[3])
+      local y = lg.clamp(x, lo, hi)
+      assert.equal("clamp", y.op)
+      y:backward()
+      assert.equal(f(p[1], p[2], p[3]), y.data)
+      local d = {}
+      for i = 1, 3 do
+        local q1, q2 = {p[1], p[2], p[3]}, {p[1], p[2], p[3]}
+        q1[i], q2[i] = q1[i] + H, q2[i] - H
+        d[i] = (f(q1[1], q1[2], q1[3]) - f(q2[1], q2[2], q2[3])) / (2 * H)
+      end
+      for i, g in ipairs({x.grad, lo.grad, hi.grad}) do near(d[i], g, DTOL) end
+    end
+  end)
+
+  it("passes the gradient at the bounds (lo <= x <= hi, as PyTorch) and none outside",
+     function ()
+    for _, c in ipairs({ {-1, 1}, {1, 1}, {0, 1}, {-1.5, 0}, {1.5, 0} }) do
+      local x = lg.value(c[1])
+      x:clamp(-1, 1):backward()
+      assert.equal(c[2], x.grad, "at " .. c[1])
+    end
+  end)
+end)
+
 describe("the masks lg.gt, lt, ge, le, eq, ne", function ()
   for _, name in ipairs({"gt", "lt", "ge", "le", "eq", "ne"}) do binary_checks(name) end
 
@@ -819,7 +924,8 @@ describe("lg.<unary op> on plain numbers", function ()
     assert.equal(0.5, lg.sigmoid(0))
     assert.equal(0, lg.tanh(0))
     for _, name in ipairs({"exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
-                           "relu", "abs"}) do
+                           "relu", "abs", "log1p", "expm1", "softplus", "square",
+                           "leaky_relu"}) do
       assert.equal("number", type(lg[name](0.5)), name)
     end
   end)

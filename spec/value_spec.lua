@@ -253,9 +253,10 @@ describe("a Value's fields and methods", function ()
 
   it("raises on reading an unknown field, naming it and the valid ones", function ()
     local v = lg.value(1)
-    local valid = " (fields: data, grad, label, op; methods: abs, backward, cos, detach, eq, exp, "
-                  .. "ge, gt, le, log, lt, max, min, ne, pow, relu, sigmoid, sign, sin, sqrt, tan, "
-                  .. "tanh, to_dot, where, zero_grad)"
+    local valid = " (fields: data, grad, label, op; methods: abs, backward, clamp, cos, detach, "
+                  .. "eq, exp, expm1, ge, gt, le, leaky_relu, log, log1p, lt, max, min, ne, pow, "
+                  .. "relu, sigmoid, sign, sin, softplus, sqrt, square, tan, tanh, to_dot, where, "
+                  .. "zero_grad)"
     assert.has_error(function () return v.dat end, "luagrad: a value has no field 'dat'" .. valid)
     assert.has_error(function () return v.Data end, "luagrad: a value has no field 'Data'" .. valid)
     assert.has_error(function () return v.__index end,

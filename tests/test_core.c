@@ -111,7 +111,7 @@ static void test_derivatives (void) {
   const double h = 1e-6;
   for (op = 1; op < n; op++) {
     int arity = lg_op_arity(op);
-    if (arity < 1 || arity > 2) continue;   /* where: test_where */
+    if (arity < 1 || arity > 2) continue;   /* where, clamp: test_where, test_clamp */
     for (i = 0; i < 6; i++) {
       for (j = 0; j < (arity == 2 ? 6 : 1); j++) {
         double x0 = points[i], y0 = points[5 - j], fp, fm;
@@ -119,7 +119,7 @@ static void test_derivatives (void) {
         lg_Value *x, *y, *out;
         int k;
         if (strcmp(lg_op_name(op), "log") == 0 || strcmp(lg_op_name(op), "sqrt") == 0
-            || strcmp(lg_op_name(op), "^") == 0)
+            || strcmp(lg_op_name(op), "^") == 0 || strcmp(lg_op_name(op), "log1p") == 0)
           x0 = fabs(x0);  /* stay inside the domain */
         x = lg_leaf(A, x0); y = lg_leaf(A, y0);
         args[0] = V(x); args[1] = V(y);
@@ -196,6 +196,30 @@ static void test_where (void) {
     CHECK(m != NULL && lg_backward(A, m, 1.0) == LG_OK);
     CHECK(lg_grad(x) == 0.0 && lg_grad(y) == 0.0);
     CHECK(lg_data(m) == (double)(i == 1 || i == 3 || i == 5));   /* lt, le, ne hold */
+  }
+  lg_arena_free(A);
+}
+
+/* clamp(x, lo, hi) from C: the gradient to x where lo <= x <= hi (the bounds included), to
+   lo where x < lo < hi, to hi where x > hi or hi < lo; an infinite bound is a one-sided
+   clamp (what the binding puts for a bound left out). */
+static void test_clamp (void) {
+  static const double cases[][7] = {   /* x, lo, hi, y, dx, dlo, dhi (PyTorch's) */
+    {-2, 0, 1, 0, 0, 1, 0}, {0, 0, 1, 0, 1, 0, 0}, {1, 0, 1, 1, 1, 0, 0},
+    {3, 0, 1, 1, 0, 0, 1}, {0.5, 2, 1, 1, 0, 0, 1}, {-2, 1, 1, 1, 0, 0, 0},
+    {5, -HUGE_VAL, 7, 5, 1, 0, 0}, {-5, -1, HUGE_VAL, -1, 0, 1, 0}
+  };
+  lg_Arena *A = lg_arena_new(NULL, NULL);
+  int i, op = lg_op_find("clamp");
+  CHECK(op > 0 && lg_op_arity(op) == 3);
+  for (i = 0; i < 8; i++) {
+    const double *c = cases[i];
+    lg_Value *x = lg_leaf(A, c[0]), *lo = lg_leaf(A, c[1]), *hi = lg_leaf(A, c[2]), *y;
+    lg_Arg args[3];
+    args[0] = V(x); args[1] = V(lo); args[2] = V(hi);
+    y = lg_apply(A, op, 3, args, NULL);
+    CHECK(y != NULL && lg_data(y) == c[3] && lg_backward(A, y, 1.0) == LG_OK);
+    CHECK(lg_grad(x) == c[4] && lg_grad(lo) == c[5] && lg_grad(hi) == c[6]);
   }
   lg_arena_free(A);
 }
@@ -327,6 +351,7 @@ int main (void) {
   test_errors();
   test_derivatives();
   test_where();
+  test_clamp();
   test_nary();
   test_deep();
   test_allocation_failures();

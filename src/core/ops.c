@@ -6,8 +6,9 @@
 ** graph printer reads its name.
 **
 ** Conventions at non-differentiable points follow PyTorch: relu'(0) = 0, abs'(0) = 0, a tie
-** in max/min splits the gradient equally, sqrt'(0) = +inf, d/dx x^0 = 0 even at x = 0, and
-** d/dy x^y = 0 where x = 0 and y >= 0. Outside the domain the result is NaN, as C gives.
+** in max/min splits the gradient equally, sqrt'(0) = +inf, d/dx x^0 = 0 even at x = 0,
+** d/dy x^y = 0 where x = 0 and y >= 0, leaky_relu'(0) is the slope, and clamp passes the
+** gradient at its bounds. Outside the domain the result is NaN, as C gives.
 ** At -0.0, sqrt' and log' are -inf, as IEEE division and PyTorch give (1/-0 = -inf).
 **
 ** A derivative built from ops never branches on the numbers (B->x): where a derivative
@@ -387,6 +388,116 @@ static double le_fwd (int n, const double *x) { UNUSED(n); return x[0] <= x[1]; 
 static double eq_fwd (int n, const double *x) { UNUSED(n); return x[0] == x[1]; }
 static double ne_fwd (int n, const double *x) { UNUSED(n); return x[0] != x[1]; }
 
+/* log1p: y = ln(1 + a), exact for small a (libm's); dy/da = 1/(1 + a), as PyTorch's
+   (+inf at -1; NaN below -1 in value, -1/|1 + a| in derivative, as the formula gives) */
+static double log1p_fwd (int n, const double *x) { UNUSED(n); return log1p(x[0]); }
+static void log1p_bwd (int n, const double *x, double y, double g, double *dx) {
+  UNUSED(n); UNUSED(y);
+  dx[0] = g / (x[0] + 1.0);
+}
+static void log1p_build (lgI_Builder *B) {
+  int a1 = B->apply(B, LGI_ADD, B->arg(B, 0), B->num(B, 1.0));
+  B->dx(B, 0, B->apply(B, LGI_DIV, B->grad(B), a1));
+}
+
+/* expm1: y = e^a - 1, exact for small a (libm's); dy/da = e^a. Not y + 1 (PyTorch's), which
+   has lost every digit below a = -37: expm1'(-40) is 4.2e-18, not 0 */
+static double expm1_fwd (int n, const double *x) { UNUSED(n); return expm1(x[0]); }
+static void expm1_bwd (int n, const double *x, double y, double g, double *dx) {
+  UNUSED(n); UNUSED(y);
+  dx[0] = g * exp(x[0]);
+}
+static void expm1_build (lgI_Builder *B) {
+  B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->apply(B, LGI_EXP, B->arg(B, 0), 0)));
+}
+
+/* softplus: y = ln(1 + e^a), as PyTorch's (beta 1, threshold 20): a itself for a > 20,
+   where ln(1 + e^a) - a < 2.1e-9 and e^a heads for overflow, else log1p(exp(a)), which
+   underflows to 0 gracefully on the left; dy/da = 1 for a > 20, else sigmoid(a) */
+#define SOFTPLUS_LINEAR 20.0
+static double softplus_fwd (int n, const double *x) {
+  UNUSED(n);
+  return (x[0] > SOFTPLUS_LINEAR) ? x[0] : log1p(exp(x[0]));
+}
+static void softplus_bwd (int n, const double *x, double y, double g, double *dx) {
+  UNUSED(y);
+  dx[0] = (x[0] > SOFTPLUS_LINEAR) ? g : g * sigmoid_fwd(n, x);
+}
+static void softplus_build (lgI_Builder *B) {   /* where(a > 20, g, g * sigmoid(a)) */
+  int a = B->arg(B, 0), g = B->grad(B);
+  int linear = B->apply(B, LGI_GT, a, B->num(B, SOFTPLUS_LINEAR));
+  int d = B->apply(B, LGI_MUL, g, B->apply(B, LGI_SIGMOID, a, 0));
+  B->dx(B, 0, WHERE(B, linear, g, d));
+}
+
+/* square: y = a * a; dy/da = 2a */
+static double square_fwd (int n, const double *x) { UNUSED(n); return x[0] * x[0]; }
+static void square_bwd (int n, const double *x, double y, double g, double *dx) {
+  UNUSED(n); UNUSED(y);
+  dx[0] = g * (2.0 * x[0]);
+}
+static void square_build (lgI_Builder *B) {
+  B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->apply(B, LGI_MUL, B->num(B, 2.0),
+                                                        B->arg(B, 0))));
+}
+
+/*
+** clamp: y = min(max(a, lo), hi), so hi where lo > hi; NaN if any argument is NaN; a itself
+** on a tie (clamp(-0, 0, 1) is -0). PyTorch's derivatives (its clamp with tensor bounds):
+** dy/da = 1 where lo <= a <= hi, the bounds included, else 0; dy/dlo = 1 where a < lo < hi;
+** dy/dhi = 1 where a > hi or hi < lo; so none at all where a < lo = hi, nor with a NaN. The
+** binding stands -inf and +inf for a bound left out (nil): a one-sided clamp.
+*/
+static double clamp_fwd (int n, const double *x) {
+  double a = x[0], lo = x[1], hi = x[2], y;
+  UNUSED(n);
+  if (a != a || lo != lo || hi != hi) return a + lo + hi;   /* a NaN: NaN */
+  y = (a < lo) ? lo : a;
+  return (hi < y) ? hi : y;
+}
+static void clamp_bwd (int n, const double *x, double y, double g, double *dx) {
+  double a = x[0], lo = x[1], hi = x[2];
+  UNUSED(n); UNUSED(y);
+  dx[0] = (a >= lo && a <= hi) ? g : 0.0;
+  dx[1] = (a < lo && lo < hi) ? g : 0.0;
+  dx[2] = (a > hi || hi < lo) ? g : 0.0;
+}
+static void clamp_build (lgI_Builder *B) {
+  int a = B->arg(B, 0), lo = B->arg(B, 1), hi = B->arg(B, 2), g = B->grad(B);
+  if (WANTS(B, 0)) {   /* where(a >= lo, where(a <= hi, g, 0), 0) */
+    int below = WHERE(B, B->apply(B, LGI_LE, a, hi), g, ZERO(B));
+    B->dx(B, 0, WHERE(B, B->apply(B, LGI_GE, a, lo), below, ZERO(B)));
+  }
+  if (WANTS(B, 1)) {   /* where(a < lo, where(lo < hi, g, 0), 0) */
+    int open = WHERE(B, B->apply(B, LGI_LT, lo, hi), g, ZERO(B));
+    B->dx(B, 1, WHERE(B, B->apply(B, LGI_LT, a, lo), open, ZERO(B)));
+  }
+  if (WANTS(B, 2)) {   /* where(a > hi, g, where(hi < lo, g, 0)) */
+    int crossed = WHERE(B, B->apply(B, LGI_LT, hi, lo), g, ZERO(B));
+    B->dx(B, 2, WHERE(B, B->apply(B, LGI_GT, a, hi), g, crossed));
+  }
+}
+
+/* leaky_relu: y = a for a > 0, else s * a (the binding's default slope s is 0.01, as
+   PyTorch's); NaN stays NaN, -0 stays -0. dy/da = 1 for a > 0, else s (s at 0, as
+   PyTorch); dy/ds = 0 for a > 0, else a (PyTorch's slope is a constant, with none) */
+static double leaky_relu_fwd (int n, const double *x) {
+  UNUSED(n);
+  return (x[0] > 0.0) ? x[0] : x[0] * x[1];
+}
+static void leaky_relu_bwd (int n, const double *x, double y, double g, double *dx) {
+  UNUSED(n); UNUSED(y);
+  dx[0] = (x[0] > 0.0) ? g : g * x[1];
+  dx[1] = (x[0] > 0.0) ? 0.0 : g * x[0];
+}
+/* where(a > 0, g, g * s) and where(a > 0, 0, g * a) */
+static void leaky_relu_build (lgI_Builder *B) {
+  int a = B->arg(B, 0), s = B->arg(B, 1), g = B->grad(B);
+  int pos = B->apply(B, LGI_GT, a, ZERO(B));
+  if (WANTS(B, 0)) B->dx(B, 0, WHERE(B, pos, g, B->apply(B, LGI_MUL, g, s)));
+  if (WANTS(B, 1)) B->dx(B, 1, WHERE(B, pos, ZERO(B), B->apply(B, LGI_MUL, g, a)));
+}
+
 const lg_OpDef lgI_ops[LGI_NOPS] = {
   /*                name       lua name   metamethod arity          forward      backward      build */
   [LGI_LEAF] =     {"leaf",   NULL,      NULL,      0,             leaf_fwd,    leaf_bwd,     leaf_build},
@@ -418,6 +529,13 @@ const lg_OpDef lgI_ops[LGI_NOPS] = {
   [LGI_LE] =       {"le",     "le",      NULL,      2,             le_fwd,      zero_bwd,     zero_build},
   [LGI_EQ] =       {"eq",     "eq",      NULL,      2,             eq_fwd,      zero_bwd,     zero_build},
   [LGI_NE] =       {"ne",     "ne",      NULL,      2,             ne_fwd,      zero_bwd,     zero_build},
+  [LGI_LOG1P] =    {"log1p",  "log1p",   NULL,      1,             log1p_fwd,   log1p_bwd,    log1p_build},
+  [LGI_EXPM1] =    {"expm1",  "expm1",   NULL,      1,             expm1_fwd,   expm1_bwd,    expm1_build},
+  [LGI_SOFTPLUS] = {"softplus", "softplus", NULL,    1,             softplus_fwd, softplus_bwd, softplus_build},
+  [LGI_SQUARE] =   {"square", "square",  NULL,      1,             square_fwd,  square_bwd,   square_build},
+  [LGI_CLAMP] =    {"clamp",  "clamp",   NULL,      3,             clamp_fwd,   clamp_bwd,    clamp_build},
+  [LGI_LEAKY_RELU] = {"leaky_relu", "leaky_relu", NULL, 2,         leaky_relu_fwd, leaky_relu_bwd,
+                      leaky_relu_build},
 };
 
 const int lgI_nops = LGI_NOPS;

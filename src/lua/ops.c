@@ -1,8 +1,11 @@
 /*
 ** ops.c: the operations, made from the op table (core/ops.c): one C function per form of
 ** op (unary, binary, n-ary; module function, method or metamethod), told which op by
-** upvalue 4. A module function given only numbers returns a number.
+** upvalue 4. A module function given only numbers returns a number. An op may leave its
+** last operands out: a number stands for each (optionals, below).
 */
+#include <math.h>
+
 #include "lua/lg_lua.h"
 
 /* {==================================================================
@@ -185,6 +188,52 @@ static int ternary_fn (lua_State *L) {
   return ternary(L, op, v, x, W->mode, 1);
 }
 
+/*
+** Operands that may be left out (nil or absent), and the number each stands for: the
+** slope of leaky_relu (0.01, as PyTorch's), and the bounds of clamp (-inf and +inf, so
+** either alone gives a one-sided clamp, as PyTorch's None; not both, as PyTorch). The
+** node holds the number, so compile, the builders and DOT see an ordinary operand.
+*/
+typedef struct Optional {
+  int op;
+  int first;      /* the first operand that may be left out; the rest, to the arity, too */
+  int needone;    /* at least one of them must be given */
+  double x[2];    /* what stands for operand first, first + 1 */
+} Optional;
+
+static const Optional optionals[] = {
+  {LGI_LEAKY_RELU, 2, 0, {0.01, 0.0}},
+  {LGI_CLAMP, 2, 1, {-HUGE_VAL, HUGE_VAL}},
+};
+
+static const Optional *optionalof (int op) {
+  size_t i;
+  for (i = 0; i < sizeof(optionals) / sizeof(optionals[0]); i++)
+    if (optionals[i].op == op) return &optionals[i];
+  return NULL;
+}
+
+/* lg.leaky_relu(x [, slope]), lg.clamp(x, lo, hi) with lo or hi nil, ... -> the op on
+   the operands, a number standing for each one left out */
+static int optional_fn (lua_State *L) {
+  int op = opindex(L), n = lgI_opdef(op)->arity, i, given = 0;
+  const Optional *o = optionalof(op);
+  for (i = 1; i < o->first; i++)   /* the operands that may not be left out */
+    if (lua_isnoneornil(L, i)) lgL_argerror(L, lgI_opdef(op)->luaname, i, "number or value");
+  lua_settop(L, n);   /* an absent operand is nil */
+  for (i = o->first; i <= n; i++) {
+    if (!lua_isnil(L, i)) given++;
+    else {
+      lua_pushnumber(L, (lua_Number)o->x[i - o->first]);
+      lua_replace(L, i);
+    }
+  }
+  if (o->needone && given == 0)
+    luaL_error(L, "luagrad.%s: bad argument #%d (number or value expected when #%d is nil, "
+               "got nil)", lgI_opdef(op)->luaname, o->first, o->first + 1);
+  return (n == 2) ? binary_fn(L) : ternary_fn(L);
+}
+
 /* __add, __sub, __mul, __div, __pow */
 static int binary_mm (lua_State *L) {
   const lg_Work *W = lgL_fastwork(L);
@@ -345,7 +394,8 @@ void lgL_openops (lua_State *L, int module, int methods, int mt) {
     if (d->metamethod != NULL)
       lgL_setclosure(L, mt, d->metamethod, d->arity == 1 ? unary_mm : binary_mm, lua_gettop(L));
     if (d->luaname != NULL) {
-      lua_CFunction f = d->arity == 1 ? unary_fn : d->arity == 2 ? binary_fn
+      lua_CFunction f = optionalof(op) != NULL ? optional_fn
+                      : d->arity == 1 ? unary_fn : d->arity == 2 ? binary_fn
                       : d->arity == 3 ? ternary_fn : d->arity == LGI_VARIADIC ? sum_fn : dot_fn;
       lgL_setclosure(L, module, d->luaname, f, lua_gettop(L));
       if (d->arity >= 1) lgL_setclosure(L, methods, d->luaname, f, lua_gettop(L));

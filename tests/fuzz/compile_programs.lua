@@ -28,7 +28,8 @@ local function pick (t) return t[choose(#t)] end
 
 local NUMS = {"0", "1", "2", "0.5", "-1", "3", "-0.25", "1e-3", "-2", "0.75"}
 local UNARY = {"lg.tanh(%s)", "lg.sin(%s)", "lg.cos(%s)", "lg.sigmoid(%s)", "-(%s)",
-               "lg.exp(%s * 0.25)", "lg.tan(%s * 0.1)", "lg.log(%s * %s + 0.5)"}
+               "lg.exp(%s * 0.25)", "lg.tan(%s * 0.1)", "lg.log(%s * %s + 0.5)",
+               "lg.expm1(%s * 0.25)", "lg.square(%s)", "lg.log1p(%s * %s + 0.25)"}
 -- bodies of the functions lg.grad differentiates: u is its argument, %s a Value of f's
 local INNER = {"u * u * %s", "lg.tanh(u * %s)", "lg.sin(u) * %s", "H.cube(u) * %s",
                "H.pick(u, %s)", "lg.exp(u) / (1 + %s * %s)"}
@@ -37,11 +38,15 @@ local MAX = "lg.max(%s, %s)"
 -- 12, class 4): LUAGRAD_FUZZ_MASKS=0 leaves them out.
 if masks then
   for _, u in ipairs({"lg.relu(%s)", "lg.abs(%s)", "lg.sqrt(lg.abs(%s))",
-                      "lg.log(lg.abs(%s) + 0.5)", "(%s) ^ 2", "(%s) ^ 3"}) do
+                      "lg.log(lg.abs(%s) + 0.5)", "(%s) ^ 2", "(%s) ^ 3",
+                      "lg.leaky_relu(%s)", "lg.clamp(%s, -0.5, 1)", "lg.clamp(%s, nil, 0)",
+                      "lg.softplus(%s * 10)"}) do
     UNARY[#UNARY + 1] = u
   end
   for _, u in ipairs({"lg.abs(u) * %s", "lg.relu(u - %s)", "lg.max(u, %s) * u",
-                      "u ^ 3 + %s", "lg.min(u * u, %s)", "(lg.abs(u) + 0.5) ^ %s"}) do
+                      "u ^ 3 + %s", "lg.min(u * u, %s)", "(lg.abs(u) + 0.5) ^ %s",
+                      "lg.leaky_relu(u, %s) * u", "lg.clamp(u * u, %s, 1)",
+                      "lg.clamp(u, -1, %s) * u", "lg.softplus(u * 10) * %s"}) do
     INNER[#INNER + 1] = u
   end
 else MAX = "lg.sum({%s, %s})" end
