@@ -342,3 +342,41 @@ describe("lg.tangents in numbers with its outputs list changed by a callback", f
     assert.are.same({2, 0}, t)
   end)
 end)
+
+describe("lg.compile and comparisons with Lua integers beyond 2^53", function ()
+  if not math.type then   -- before 5.3 every number is a float: nothing to round
+    it("has no integers to compare on " .. _VERSION, function () end)
+    return
+  end
+
+  -- f at x, with one branch per outcome of the comparison form (Value on either side)
+  local forms = {
+    { "x < n", function (x, n) return x < n end },
+    { "x <= n", function (x, n) return x <= n end },
+    { "n < x", function (x, n) return n < x end },
+    { "n <= x", function (x, n) return n <= x end },
+  }
+  local bigs = { 9007199254740993, -9007199254740993, 9007199254740992, math.maxinteger,
+                 math.mininteger, math.tointeger(2^53) + 3 }
+  local points = { 2^53, 2^53 + 2, -2^53, -2^53 - 2, 2^63, -2^63, 2^63 - 1024, 1.5, 0 / 0 }
+
+  it("decide on each replay as Lua's own comparison does", function ()
+    for _, form in ipairs(forms) do
+      for _, n in ipairs(bigs) do
+        local function f (x) if form[2](x, n) then return x * 2 end return x * 3 end
+        for _, first in ipairs(points) do
+          local fg = lg.compile(f)
+          fg(first)   -- recorded at first, then replayed (or recorded again) at each point
+          for _, x in ipairs(points) do
+            local want = (form[2](x, n) and 2 or 3)
+            local value, grad = fg(x)
+            local where = ("%s with n = %d, recorded at %.17g, called at %.17g")
+                          :format(form[1], n, first, x)
+            assert.are.equal(want, grad, where)
+            if x == x then assert.are.equal(want * x, value, where) end
+          end
+        end
+      end
+    end
+  end)
+end)

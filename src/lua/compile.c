@@ -10,6 +10,7 @@
 ** recorded shape (a userdata held on the stack), a new recording is built aside and
 ** installed only whole, and a stamp tells whether another call used the tape meanwhile.
 */
+#include <math.h>
 #include <string.h>
 
 #include "lua/lg_lua.h"
@@ -157,11 +158,40 @@ static void fillgrads (lua_State *L, int idx, Walk *w) {
   }
 }
 
-/* Index of guard operand at stack index i: a Value in the tape, or the constant *k. */
-static int32_t guardoperand (lua_State *L, int i, double *k) {
+#if LUA_VERSION_NUM >= 503
+/* The double nearest the integer n on the side up says (the least one >= n, or the greatest
+   one <= n): n itself when a double holds it. */
+static double nearside (lua_Integer n, int up) {
+  double d = (double)n;   /* rounded to nearest: at most one step past n */
+  int above = d >= 9223372036854775808.0 || (lua_Integer)d > n;   /* 2^63: past any n */
+  int below = !above && (lua_Integer)d < n;
+  if (up && below) d = nextafter(d, HUGE_VAL);
+  else if (!up && above) d = nextafter(d, -HUGE_VAL);
+  return d;
+}
+#endif
+
+/* Index of guard operand at stack index i (right: the b of a < b or a <= b, else a): a
+   Value in the tape, or the constant *k. A Lua integer that no double holds is compared by
+   Lua exactly, so its constant is the double that gives every float the same outcome:
+   x < n is x < (least double >= n), x <= n is x <= (greatest <= n), n < x is (greatest
+   <= n) < x, n <= x is (least >= n) <= x. */
+static int32_t guardoperand (lua_State *L, int i, double *k, int kind, int right) {
   lg_Value *v = lgL_tovalue(L, i);
-  *k = v ? v->data : (double)lua_tonumber(L, i);
-  return v ? lgI_tapeindex(v) : -1;
+  if (v != NULL) {
+    *k = v->data;
+    return lgI_tapeindex(v);
+  }
+#if LUA_VERSION_NUM >= 503
+  if (kind != LGI_GDATA && lua_isinteger(L, i)) {
+    *k = nearside(lua_tointeger(L, i), (kind == LGI_GLT) == right);
+    return -1;
+  }
+#else
+  (void)kind; (void)right;
+#endif
+  *k = (double)lua_tonumber(L, i);
+  return -1;
 }
 
 /* Sets or clears LGI_INPUT on the leaves in the table at inputs: set only while the tape is
@@ -242,9 +272,9 @@ static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
     lua_rawgeti(L, guards, base + 4);
     g->kind = (uint8_t)lua_tointeger(L, -4);
     g->expect = (uint8_t)lua_toboolean(L, -1);
-    g->a = guardoperand(L, -3, &g->ka);
+    g->a = guardoperand(L, -3, &g->ka, g->kind, 0);
     if (g->kind == LGI_GDATA) g->ka = (double)lua_tonumber(L, -2);
-    else g->b = guardoperand(L, -2, &g->kb);
+    else g->b = guardoperand(L, -2, &g->kb, g->kind, 1);
     lua_pop(L, 4);
   }
   lgI_tapeend(W);
