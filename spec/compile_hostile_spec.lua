@@ -36,6 +36,15 @@ local function eager (f, ...)
   return out
 end
 
+-- x^2 as a custom function, and how many times its forward has run
+local function countedsq ()
+  local calls = 0
+  local sq = lg.custom{name = "sq",
+    forward = function (u) calls = calls + 1; return u * u end,
+    backward = function (g, u) return 2 * u * g end}
+  return sq, function () return calls end
+end
+
 -- fg and eager mode agree at each point (a list of argument lists)
 local function agree (f, points)
   local fg = lg.compile(f)
@@ -293,16 +302,13 @@ describe("lg.compile and numbers that reach Lua while it records", function ()
   end)
 
   it("recomputes a custom function's forward in the replay", function ()
-    local calls = 0
-    local sq = lg.custom{name = "sq",
-      forward = function (u) calls = calls + 1; return u * u end,
-      backward = function (g, u) return 2 * u * g end}
+    local sq, calls = countedsq()
     local fg = agree(function (x) return sq(x) * 3 + sq(2) + sq(x.data) end,
                      {{3}, {4}, {-2}})
     assert.are.equal(3, fg.recordings)   -- x.data is a guard; sq(x) alone would replay
     local hg = agree(function (x) return sq(x) * 3 end, {{3}, {4}, {-2}})
     assert.are.equal(1, hg.recordings)
-    assert.is_true(calls > 0)
+    assert.is_true(calls() > 0)
   end)
 
   it("tells 0 from -0 in a data guard", function ()
@@ -378,5 +384,53 @@ describe("lg.compile and comparisons with Lua integers beyond 2^53", function ()
         end
       end
     end
+  end)
+end)
+
+describe("lg.compile and Values computed outside the function", function ()
+  it("uses the data they have at each call, as eager mode does", function ()
+    local p = lg.value(2)
+    local q = p * 2                    -- computed outside: its data stays 4
+    local fg = lg.compile(function (x) return x * q end)
+    assert.are.same({ 12, 4 }, { fg(3) })
+    assert.are.same({ 6, 3 }, { p.grad, q.grad })   -- as eager backward gives: 3 * 2, 3
+    p.data = 5                         -- q.data is still 4: eager mode gives 12
+    assert.are.same({ 12, 4 }, { fg(3) })
+    assert.are.equal(1, fg.recordings)
+    assert.are.same({ 12, 6 }, { p.grad, q.grad })   -- every grad eager backward gives
+    local y = lg.value(3) * q
+    assert.are.equal(12, y.data)
+  end)
+
+  it("uses the data of a custom function's outputs made outside, and its backward", function ()
+    local sq, calls = countedsq()
+    local p = lg.value(3)
+    local q = sq(p)                    -- 9, made outside
+    local fg = lg.compile(function (x) return x * q + x end)
+    assert.are.same({ 20, 10 }, { fg(2) })
+    p.data = -1
+    assert.are.same({ 20, 10 }, { fg(2) })
+    assert.are.equal(1, calls())       -- its forward never ran again
+    assert.are.equal(2 * (2 * -1) + 2 * (2 * 3), p.grad)   -- backward at p's data of each call
+  end)
+
+  it("uses the data of a grad left as a Value by backward{create_graph = true}", function ()
+    local w = lg.value(3)
+    ;(w * w * w):backward{ create_graph = true }
+    local g = w.grad                   -- 27, a Value
+    local fg = lg.compile(function (x) return x * g end)
+    assert.are.same({ 54, 27 }, { fg(2) })
+    w.data = 1                         -- g.data stays 27
+    assert.are.same({ 54, 27 }, { fg(2) })
+  end)
+
+  it("follows branches on their data as eager mode does", function ()
+    local p = lg.value(2)
+    local q = p + 0
+    local fg = lg.compile(function (x) if q < x then return x * q end return x end)
+    assert.are.same({ 6, 2 }, { fg(3) })
+    p.data = 10                        -- q.data is still 2
+    assert.are.same({ 6, 2 }, { fg(3) })
+    assert.are.same({ 1, 1 }, { fg(1) })
   end)
 end)

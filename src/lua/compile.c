@@ -194,6 +194,19 @@ static int32_t guardoperand (lua_State *L, int i, double *k, int kind, int right
   return -1;
 }
 
+/* Sets or clears LGI_GIVEN on the nodes of W->order made outside any recording (values,
+   outputs and calls alike; leaves are read on each replay anyway): set only while the tape
+   is made, which freezes them (graph/tape.c). Eager mode never computes them again, so
+   neither may a replay: x * q, with q = p * 2 made before, uses q's data whatever p's. */
+static void flagoutside (lg_Work *W, int on) {
+  size_t i;
+  for (i = 0; i < W->count; i++) {
+    lg_Value *v = W->order[i];
+    if (!on) v->flags &= (uint8_t)~LGI_GIVEN;
+    else if ((v->flags & LGL_OUTSIDE) && v->kind != LGI_KLEAF) v->flags |= LGI_GIVEN;
+  }
+}
+
 /* Sets or clears LGI_INPUT on the leaves in the table at inputs: set only while the tape is
    made, so that no other recording (a nested one) takes them for its own inputs. */
 static void flaginputs (lua_State *L, int inputs, int on) {
@@ -255,7 +268,9 @@ static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
   T->allocf = W->allocf;
   T->ud = W->ud;
   flaginputs(L, inputs, 1);
+  flagoutside(W, 1);
   err = lgI_tapebegin(T, W, roots[0], nin, ng);
+  flagoutside(W, 0);
   flaginputs(L, inputs, 0);
   if (err != LG_OK) lgL_coreerror(L, err, W);
   for (i = 1; i <= nin; i++) {
@@ -276,6 +291,9 @@ static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
     if (g->kind == LGI_GDATA) g->ka = (double)lua_tonumber(L, -2);
     else g->b = guardoperand(L, -2, &g->kb, g->kind, 1);
     lua_pop(L, 4);
+  }
+  if (!W->recording) {   /* from now on made before any recording: frozen in the next ones */
+    for (i = 0; i < W->count; i++) W->order[i]->flags |= LGL_OUTSIDE;
   }
   lgI_tapeend(W);
   *nreach = T->nexternal;

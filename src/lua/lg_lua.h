@@ -86,11 +86,22 @@ static inline int lgL_operands (lua_State *L, const lg_Work *W, int n, lg_Value 
 /* A new userdata node of op with n slots and nuv user values, with its metatable, on the
    stack. Created before anything else can fail, so the GC always sees a valid object.
    Inline, with lgL_newleaf: every op makes one. */
+/* A bit of a node's flags that the core leaves alone: the node was made while no recording
+   of lg.compile ran. A recording that meets such a node takes its data as it is at each call
+   (eager mode never computes it again), instead of computing it from its parents. */
+#define LGL_OUTSIDE 128u
+
+static inline void lgL_marknode (lua_State *L, lg_Value *v) {
+  if (!lgL_fastwork(L)->recording) v->flags |= LGL_OUTSIDE;
+}
+
 static inline lg_Value *lgL_newnode (lua_State *L, int op, uint32_t n, int nuv) {
   lg_Value *v = (lg_Value *)lgC_newuserdata(L, lgI_nodesize(n), nuv);
   lua_pushvalue(L, UV_MT);
   lua_setmetatable(L, -2);
-  return lgI_initnode(v, op, n);
+  v = lgI_initnode(v, op, n);
+  lgL_marknode(L, v);
+  return v;
 }
 
 static inline lg_Value *lgL_newleaf (lua_State *L, double x) {
