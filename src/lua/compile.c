@@ -308,12 +308,41 @@ static int setguards (lua_State *L) {
   return 0;
 }
 
+#define RECORDING_MT "luagrad.Recording"
+
+/* __close of the value that ends a recording on 5.4 in the main thread (t[1]: the scope's
+   token, t[2]: the outer recording's guard list), however f ends. Neither allocates nor
+   raises, as a close while an error unwinds must not: the guard list's key is there. */
+static int endrecording (lua_State *L) {
+  lg_Work *W = (lg_Work *)lua_touserdata(L, UV_WORK);
+  W->recording--;
+  lua_rawgeti(L, 1, 1);
+  lgL_closescope(L, -1);
+  lua_rawgeti(L, 1, 2);
+  lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
+  return 0;
+}
+
 /* Calls f (at guards + 3, above setguards and the outer recording's guard list, with nargs
-   leaves above it) in a recording into the guard list at guards; leaves its result. The
-   scope and the registry's guard list are restored however f ends. */
+   leaves above it) in a recording into the guard list at guards; leaves its result above
+   the scope's token (at guards + 3). The scope and the registry's guard list are restored
+   however f ends. On 5.4 in the main thread f runs unprotected, a to-be-closed value
+   ending the recording, so that its error unwinds untouched (the caller's traceback shows
+   where f failed); elsewhere under a pcall whose catcher keeps that traceback for
+   lg.traceback (see scopedcall in record.c). */
 static void runf (lua_State *L, int guards, int nargs) {
   lg_Work *W = lgL_getwork(L);
-  int status;
+  int status, closing = 0;
+#if LUA_VERSION_NUM >= 504
+  closing = lua_pushthread(L);
+  lua_pop(L, 1);
+#endif
+  if (closing) {   /* made before the recording begins: its close allocates nothing */
+    lua_createtable(L, 2, 0);
+    luaL_setmetatable(L, RECORDING_MT);
+  }
+  else lgL_pushcatcher(L);
+  lua_insert(L, guards + 3);   /* the closer or the catcher, at guards + 4 once: */
   lgL_openscope(L, 1);         /* the first change of state: a scope, at guards + 3 */
   lua_insert(L, guards + 3);
   lua_pushvalue(L, guards + 1);
@@ -322,13 +351,30 @@ static void runf (lua_State *L, int guards, int nargs) {
     lgL_closescope(L, guards + 3);
     lua_error(L);
   }
-  W->recording++;
-  status = lua_pcall(L, nargs, 1, 0);
-  W->recording--;
-  lgL_closescope(L, guards + 3);
-  lua_pushvalue(L, guards + 2);  /* the key is there: restoring it allocates nothing */
-  lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
-  if (status != LUA_OK) lua_error(L);
+#if LUA_VERSION_NUM >= 504
+  if (closing) {
+    lua_pushvalue(L, guards + 3);
+    lua_rawseti(L, guards + 4, 1);   /* into the array part made for it: no allocation */
+    lua_pushvalue(L, guards + 2);
+    lua_rawseti(L, guards + 4, 2);
+    lua_toclose(L, guards + 4);
+    W->recording++;
+    lua_call(L, nargs, 1);
+    lua_closeslot(L, guards + 4);
+    lua_remove(L, guards + 4);
+  }
+  else
+#endif
+  {
+    W->recording++;
+    status = lua_pcall(L, nargs, 1, guards + 4);
+    W->recording--;
+    lgL_closescope(L, guards + 3);
+    lua_pushvalue(L, guards + 2);  /* the key is there: restoring it allocates nothing */
+    lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
+    lua_remove(L, guards + 4);
+    if (status != LUA_OK) lgL_rethrow(L);
+  }
   if (lgL_tovalue(L, -1) == NULL)
     luaL_error(L, "luagrad.compile: the function must return a value, got %s",
                luaL_typename(L, -1));
@@ -534,6 +580,13 @@ void lgL_opencompile (lua_State *L, int module) {
     lua_setfield(L, -2, "__metatable");
   }
   lua_pop(L, 1);
+  luaL_newmetatable(L, RECORDING_MT);   /* completed if an open out of memory left it half made */
+  if (lua_getfield(L, -1, "__close") == LUA_TNIL) {
+    lgL_pushupvalues(L);
+    lua_pushcclosure(L, endrecording, NUPVALUES);
+    lua_setfield(L, -3, "__close");
+  }
+  lua_pop(L, 2);
   lgL_pushupvalues(L);
   lua_pushcclosure(L, mod_compile, NUPVALUES);
   lua_setfield(L, module, "compile");
