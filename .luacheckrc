@@ -16,4 +16,5 @@ files["spec/"] = {
 files["bench/"] = { std = "max" }
 files[".luacheckrc"] = { globals = { "include_files", "exclude_files", "std", "files" } }
 files["*.rockspec"] = { globals = { "rockspec_format", "package", "version", "source",
-                                    "description", "dependencies", "build", "test" } }
+                                    "description", "dependencies", "external_dependencies",
+                                    "build", "test" } }

@@ -49,6 +49,7 @@ examples: build-run
 	$(BUILD)/luagrad examples/logistic_regression_tensors.lua
 	$(BUILD)/luagrad examples/newton.lua
 	$(BUILD)/luagrad examples/mlp.lua
+	$(BUILD)/luagrad examples/plots.lua $(BUILD)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2

@@ -20,6 +20,9 @@ millions deep work.]],
 dependencies = {
   "lua >= 5.1, < 5.5",
 }
+external_dependencies = {
+  ZLIB = { header = "zlib.h", library = "z" },   -- Debian: zlib1g-dev
+}
 build = {
   type = "builtin",
   modules = {
@@ -27,7 +30,8 @@ build = {
       sources = { "src/core/ops.c", "src/core/call.c", "src/core/work.c", "src/core/text.c",
                   "src/core/shape.c", "src/core/iter.c", "src/core/reduce.c",
                   "src/core/blas.c", "src/core/random.c",
-                  "src/core/tnode.c", "src/core/tops.c",
+                  "src/core/tnode.c", "src/core/tops.c", "src/core/safetensors.c",
+                  "src/core/csv.c", "src/core/idx.c", "src/core/gzip.c", "src/core/rows.c",
                   "src/graph/order.c", "src/graph/sweep.c", "src/graph/tape.c", "src/graph/kinds.c",
                   "src/graph/graphmode.c",
                   "src/graph/dot.c", "src/graph/arena.c",
@@ -35,15 +39,25 @@ build = {
                   "src/lua/tensorops.c",
                   "src/lua/ops.c", "src/lua/host.c",
                   "src/lua/custom.c", "src/lua/grad.c", "src/lua/value.c",
-                  "src/lua/compile.c", "src/lua/open.c", "src/lua/noembed.c" },
-      incdirs = { "include", "src" },
-      libraries = { "m" },
+                  "src/lua/compile.c", "src/lua/data.c", "src/lua/save.c", "src/lua/sys.c",
+                  "src/lua/open.c",
+                  "src/lua/noembed.c" },
+      defines = { "LUAGRAD_HAVE_ZLIB" },   -- gzip IDX files (lg.data.read_idx)
+      incdirs = { "include", "src", "$(ZLIB_INCDIR)" },
+      libdirs = { "$(ZLIB_LIBDIR)" },
+      libraries = { "m", "z" },
     },
     luagrad = "lua/luagrad/init.lua",
     ["luagrad.busted"] = "lua/luagrad/busted.lua",
     ["luagrad.shared"] = "lua/luagrad/shared.lua",
     ["luagrad.functional"] = "lua/luagrad/functional.lua",
     ["luagrad.tree"] = "lua/luagrad/tree.lua",
+    ["luagrad.data"] = "lua/luagrad/data.lua",
+    ["luagrad.options"] = "lua/luagrad/options.lua",
+    ["luagrad.svg"] = "lua/luagrad/svg.lua",
+    ["luagrad.contour"] = "lua/luagrad/contour.lua",
+    ["luagrad.plot"] = "lua/luagrad/plot.lua",
+    ["luagrad.progress"] = "lua/luagrad/progress.lua",
   },
 }
 test = {

@@ -176,6 +176,33 @@ LG_API void lg_preload (struct lua_State *L);
    (a bad f, or a name the module already has). */
 LG_API int lg_register_op (struct lua_State *L, const lg_Func *f);
 
+/* ---- tensors across the boundary (a lua_State's; the arena API stays scalar) ---------- */
+
+#define LG_FLOAT64 0
+#define LG_FLOAT32 1
+#define LG_MAXDIM 16
+
+typedef struct lg_TensorInfo {
+  int dtype;                    /* LG_FLOAT64 (double) or LG_FLOAT32 (float) */
+  int ndim;                     /* 1 .. LG_MAXDIM */
+  long long size[LG_MAXDIM];
+  long long stride[LG_MAXDIM];  /* in elements; 0 on an expanded dimension */
+  void *data;                   /* element (0, ..., 0): element (i, j, ...) is at
+                                   data + i*stride[0] + j*stride[1] + ... (in elements) */
+} lg_TensorInfo;
+
+/* Pushes a new tensor of the module in L (opened if needed): a leaf that does not require
+   grad, holding a copy of the ndim sizes' elements of dtype at data (contiguous, row-major;
+   data may be NULL for zeros). Never raises: LG_OK; LG_EARG for a bad dtype, ndim or a
+   negative size (nothing pushed); LG_EMEM when out of memory (nothing pushed). */
+LG_API int lg_push_tensor (struct lua_State *L, int dtype, int ndim, const long long *size,
+                           const void *data);
+/* If the value at idx is a tensor: fills *info and returns 1; else returns 0. The data
+   pointer stays valid while the tensor (or a view of it) is reachable from Lua; writing
+   through it changes the tensor (do it only where no graph can observe it, as the in-place
+   ops' rule says). Never raises. */
+LG_API int lg_to_tensor (struct lua_State *L, int idx, lg_TensorInfo *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages luagrad needs, when they are missing, at one of three levels:
 #   scripts/deps.sh --run   what `make run` needs: a C compiler, CMake, Lua 5.4's headers,
-#                           readline (line editing in the luagrad REPL)
+#                           readline (line editing in the luagrad REPL), OpenBLAS, zlib
 #   scripts/deps.sh         what `make test` needs: also busted, Graphviz, valgrind, tmux,
+#                           librsvg2-bin (rsvg-convert renders the plots' SVG in their spec),
 #                           and (optional) clang for the fuzzer
 #   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck (what CI runs)
 # As root it runs apt-get, printing one line (apt's own output goes to a log, shown only if
@@ -10,9 +11,11 @@
 # named when missing without root: without clang `make fuzz` skips with a message.
 set -eu
 
-# libopenblas-dev: CBLAS for tensor matmul (without it the build falls back to a C loop)
-RUN="gcc make cmake pkg-config lua5.4 liblua5.4-dev libreadline-dev libopenblas-dev"
-TEST="lua-busted graphviz valgrind tmux"
+# libopenblas-dev: CBLAS for tensor matmul (without it the build falls back to a C loop);
+# zlib1g-dev: gzip-compressed IDX files in lg.data.read_idx (without it only plain ones)
+RUN="gcc make cmake pkg-config lua5.4 liblua5.4-dev libreadline-dev libopenblas-dev
+  zlib1g-dev"
+TEST="lua-busted graphviz valgrind tmux librsvg2-bin"
 EVERY_LUA="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit
   libluajit-5.1-dev luarocks lua-check"
 FUZZ="clang libclang-rt-14-dev"

@@ -211,8 +211,9 @@ describe("lg.detect_anomaly", function ()
     local n2, kb2 = count()
     assert.are.equal(2, n1)   -- kept and its tanh
     assert.are.equal(2, n2)
-    -- a leak of the 50,000 positions would be megabytes; a table's unshrunk hash part is not
-    assert.is_true(kb2 - kb1 < 256, ("memory grew from %.0f to %.0f KB"):format(kb1, kb2))
+    -- a leak of the 50,000 positions would be megabytes; a table's unshrunk hash part, or
+    -- the collector's pace under a loaded machine (640 KB seen once on 5.2), is not
+    assert.is_true(kb2 - kb1 < 1536, ("memory grew from %.0f to %.0f KB"):format(kb1, kb2))
     assert.are.equal("+", kept.op)
   end)
 end)

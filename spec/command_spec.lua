@@ -8,12 +8,7 @@ local function q (s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
-local function readfile (name)
-  local f = assert(io.open(name, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local readfile = require("spec.helpers").readfile
 
 local function tempfile (contents)
   local name = os.tmpname()

@@ -27,6 +27,14 @@ end
 
 function H.isnan (x) return x ~= x end
 
+-- the whole content of the file at path, as bytes
+function H.readfile (path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 -- -0.0, made at run time: Lua 5.1 keeps one constant for 0 and -0 in a function
 H.NEGZERO = -1 / math.huge
 
@@ -67,6 +75,54 @@ function H.finalized (fn)
     return p
   end
   return setmetatable({}, {__gc = fn})
+end
+
+-- a file's bytes; a file made of the bytes s (returns its path)
+function H.readfile (path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+function H.writefile (path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+  return path
+end
+
+-- One busted test (made with the spec's it) per ```lua block of the page at path, at least
+-- min of them: the block runs, and what it prints must be the text of its `--> ` lines.
+function H.docexamples (it, path, min)
+  local text = H.readfile(path)
+  local n = 0
+  for block in text:gmatch("```lua\n(.-)```") do
+    n = n + 1
+    it("runs example " .. n .. " as shown", function ()
+      local expected, printed = {}, {}
+      for line in block:gmatch("([^\n]*)\n") do
+        local out = line:match("^%-%->(.*)$")
+        if out then expected[#expected + 1] = out:gsub("^ ", "") end
+      end
+      local env = setmetatable({print = function (...)
+        local parts = {}
+        for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+        for line in (table.concat(parts, "\t") .. "\n"):gmatch("([^\n]*)\n") do
+          printed[#printed + 1] = line
+        end
+      end}, {__index = _G})
+      local chunk
+      if setfenv then
+        chunk = assert(loadstring(block))
+        setfenv(chunk, env)
+      else
+        chunk = assert(load(block, "example", "t", env))
+      end
+      chunk()
+      assert.are.same(expected, printed)
+    end)
+  end
+  it("has examples", function () assert.is_true(n >= min) end)
 end
 
 -- the README's graph: J = 3 * (a + b * c) at a, b, c = 5, 3, 2, and its leaves

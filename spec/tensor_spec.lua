@@ -2,6 +2,7 @@
 -- error message of these (docs/tensors.md). The ops on tensors and backward through them
 -- are spec/tensor_autograd_spec.lua's.
 local lg = require("luagrad")
+local H = require("spec.helpers")
 
 local function same (expected, t)   -- t's elements and shape, exactly
   assert.are.same(expected, t:totable())
@@ -458,36 +459,5 @@ describe("memory", function ()
 end)
 
 describe("docs/tensors.md", function ()
-  -- each ```lua block runs; its prints must be the text of its `--> ` lines
-  local f = assert(io.open("docs/tensors.md"))
-  local text = f:read("*a")
-  f:close()
-  local n = 0
-  for block in text:gmatch("```lua\n(.-)```") do
-    n = n + 1
-    it("runs example " .. n .. " as shown", function ()
-      local expected, printed = {}, {}
-      for line in block:gmatch("([^\n]*)\n") do
-        local out = line:match("^%-%->(.*)$")
-        if out then expected[#expected + 1] = out:gsub("^ ", "") end
-      end
-      local env = setmetatable({print = function (...)
-        local parts = {}
-        for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
-        for line in (table.concat(parts, "\t") .. "\n"):gmatch("([^\n]*)\n") do
-          printed[#printed + 1] = line
-        end
-      end}, {__index = _G})
-      local chunk
-      if setfenv then
-        chunk = assert(loadstring(block))
-        setfenv(chunk, env)
-      else
-        chunk = assert(load(block, "example", "t", env))
-      end
-      chunk()
-      assert.are.same(expected, printed)
-    end)
-  end
-  it("has examples", function () assert.is_true(n >= 5) end)
+  H.docexamples(it, "docs/tensors.md", 5)
 end)

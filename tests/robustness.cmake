@@ -6,9 +6,11 @@
 #  asan-c-hostfn       the host-function host (tests/hostfn_test.lua), likewise
 #  valgrind-c-alloc    the same under valgrind, every 23rd N (valgrind is ~30x slower)
 #  asan-<spec>         every busted spec against an ASan + UBSan build of the module
+#  asan-c-data         the data readers and their mutated inputs, likewise
 #  fuzz-corpus         the committed fuzz corpus, replayed through an ASan + UBSan build
 #  fuzz-compile-corpus the differential fuzzer of lg.compile (eager against compiled) over
 #                      its committed corpus, likewise
+#  fuzz-safetensors-corpus  the safetensors reader and writer (no Lua) over their corpus
 # The sanitizer builds use this project's compiler (gcc's libasan, or clang's runtime): the
 # module is loaded into the uninstrumented lua5.4, so the runtime is preloaded.
 
@@ -62,11 +64,17 @@ add_custom_command(OUTPUT ${SAN_EMBEDDED}
   DEPENDS ${LUAGRAD_LUA_SOURCES} ${PROJECT_SOURCE_DIR}/cmake/embed.cmake VERBATIM)
 set(SAN_SOURCES ${LUAGRAD_CORE_SOURCES} ${LUAGRAD_BINDING_SOURCES} ${SAN_EMBEDDED})
 
+# with zlib where the build has it, so that the gzip reader runs sanitized too
 function(sanitized target)
   target_compile_options(${target} PRIVATE ${SAN_FLAGS})
   target_link_options(${target} PRIVATE -fsanitize=address,undefined,float-cast-overflow)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/include
                              ${PROJECT_SOURCE_DIR}/src ${LUA_INCLUDE_DIR})
+  if(LUAGRAD_HAVE_ZLIB)
+    target_compile_definitions(${target} PRIVATE LUAGRAD_HAVE_ZLIB)
+    target_include_directories(${target} PRIVATE ${ZLIB_INCLUDE_DIRS})
+    target_link_libraries(${target} PRIVATE ${ZLIB_LIBRARIES})
+  endif()
 endfunction()
 
 # the module, as build/asan/luagrad/core.so, and the test host beside it
@@ -113,6 +121,15 @@ add_test(NAME fuzz-compile-corpus COMMAND fuzz_compile_replay
 set_tests_properties(fuzz-compile-corpus PROPERTIES
   ENVIRONMENT "${SAN_ENV};LUAGRAD_FUZZ_MASKS=1;LUAGRAD_FUZZ_STATS=1")
 
+# the safetensors reader and writer, from the core alone, over their committed corpus
+add_executable(fuzz_safetensors_replay fuzz/fuzz_safetensors.c fuzz/replay.c
+               ${LUAGRAD_CORE_SOURCES})
+sanitized(fuzz_safetensors_replay)
+target_link_libraries(fuzz_safetensors_replay PRIVATE m)
+add_test(NAME fuzz-safetensors-corpus COMMAND fuzz_safetensors_replay
+         ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus_safetensors)
+set_tests_properties(fuzz-safetensors-corpus PROPERTIES ENVIRONMENT "${SAN_ENV}")
+
 # every spec file against the sanitized module (the #slow ones included)
 if(BUSTED AND LUA54)
   foreach(spec IN LISTS SPECS)
@@ -123,7 +140,7 @@ if(BUSTED AND LUA54)
               "--cpath=${PROJECT_BINARY_DIR}/asan/?.so" ${spec}
       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(asan-${name} PROPERTIES ENVIRONMENT
-      "LD_PRELOAD=${ASAN_RUNTIME};${SAN_ENV};LUAGRAD_BIN=$<TARGET_FILE:luagrad>;LUAGRAD_EXAMPLES=${PROJECT_SOURCE_DIR}/examples")
+      "LD_PRELOAD=${ASAN_RUNTIME};${SAN_ENV};LUAGRAD_BIN=$<TARGET_FILE:luagrad>;LUAGRAD_EXAMPLES=${PROJECT_SOURCE_DIR}/examples;LUAGRAD_HAVE_ZLIB=${LUAGRAD_ZLIB_WORD}")
   endforeach()
 endif()
 
@@ -134,3 +151,11 @@ sanitized(test_tensor_asan)
 target_link_libraries(test_tensor_asan PRIVATE m)
 add_test(NAME asan-c-tensor COMMAND test_tensor_asan)
 set_tests_properties(asan-c-tensor PROPERTIES ENVIRONMENT "${SAN_ENV}")
+
+# the data readers (CSV, IDX, gzip with zlib where the build has it, and their mutated
+# inputs) under AddressSanitizer + UBSan
+add_executable(test_data_asan test_data.c ${LUAGRAD_CORE_SOURCES})
+sanitized(test_data_asan)
+target_link_libraries(test_data_asan PRIVATE m)
+add_test(NAME asan-c-data COMMAND test_data_asan)
+set_tests_properties(asan-c-data PROPERTIES ENVIRONMENT "${SAN_ENV}")

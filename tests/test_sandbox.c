@@ -72,6 +72,16 @@ static const char *workload =
   "assert(not ok and err:find('luagrad.value: bad argument #1', 1, true))\n"
   "ok, err = pcall(function () return x + {} end)\n"
   "assert(not ok and err:find('bad operand', 1, true))\n"
+  /* lg.data loads touching nothing; without io it reads no file, and says why */
+  "local data = lg.data\n"
+  "assert(data == require('luagrad.data'))\n"
+  "local X, n = lg.tensor{{1, 2}, {3, 4}, {5, 6}}, 0\n"
+  "for xb in data.batches(X, {batch_size = 2}) do n = n + #xb end\n"
+  "assert(n == 3 and #data.split(X, 0.5) == 2)\n"
+  "if io == nil then\n"
+  "  ok, err = pcall(data.read_csv, 'x.csv')\n"
+  "  assert(not ok and err:find(\"cannot read 'x.csv' (this Lua state has no io library)\", 1, true))\n"
+  "end\n"
   "collectgarbage()\n"
   "return 'ok'\n";
 

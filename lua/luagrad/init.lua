@@ -15,6 +15,21 @@ local function part (name)
 end
 local shared = part("luagrad.shared")   -- first: it keeps the core's lg.enable_grad
 part("luagrad.functional")
+lg.plot = part("luagrad.plot")           -- SVG figures
+lg.progress = part("luagrad.progress")   -- a progress line for training loops
+
+-- Parts loaded when first used, as fields of the module table: lg.data is the table that
+-- require("luagrad.data") returns (the compiled-in copy, where `require` is missing).
+local lazy = { data = "luagrad.data" }
+local require, rawset, setmetatable = require, rawset, setmetatable
+setmetatable(lg, { __index = function (t, k)
+  local name = lazy[k]
+  if name == nil then return nil end
+  local m
+  if require then m = require(name) else m = loadpart(name) end
+  rawset(t, k, m)
+  return m
+end })
 -- Loading touches only the base library: hosts may open luagrad in a state without math,
 -- string or table. What gradcheck needs of them it looks up when it runs.
 local error, ipairs, select, tonumber, type = error, ipairs, select, tonumber, type

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "graph/lg_graph.h"
+#include "core/lg_tnode.h"
 
 /* ---- DOT ------------------------------------------------------------------------- */
 
@@ -42,6 +43,24 @@ static void addrecord (lg_Buffer *B, const lg_Value *v, const char *label, size_
   lgI_bufaddstr(B, " }\"];\n");
 }
 
+/* A tensor's record: its shape, and its dtype when it is not float64 */
+static void addtensor (lg_Buffer *B, const lg_Value *v) {
+  const lg_TensorRec *r = lgI_trec(v);
+  char buf[32 + 24 * LGI_MAXDIM];
+  size_t n = 0;
+  int i;
+  n += (size_t)snprintf(buf + n, sizeof buf - n, "tensor | shape {");
+  for (i = 0; i < r->d.ndim; i++)
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%lld", i > 0 ? ", " : "",
+                          (long long)r->d.size[i]);
+  n += (size_t)snprintf(buf + n, sizeof buf - n, "}%s",
+                        r->d.dtype == LGI_F32 ? " float32" : "");
+  addid(B, "  v", idof(v), " [shape=record, label=\"{ ");
+  lgI_bufaddstr(B, "tensor | ");
+  addescaped(B, buf + 9, n - 9);
+  lgI_bufaddstr(B, " }\"];\n");
+}
+
 /* The circle of v's operation, and an edge into it from each argument. */
 static void addop (lg_Buffer *B, const lg_Value *v) {
   const char *name = lgI_opname(v);
@@ -72,6 +91,15 @@ static void addnode (lg_Buffer *B, const lg_Value *v, const char *label, size_t 
   int shape = lgI_kinds[v->kind].dot;
   if (shape == LGI_DOTCIRCLE) {
     addop(B, v);
+    return;
+  }
+  if (shape == LGI_DOTTENSOR) {   /* a leaf's slots (a view's base) are no operands */
+    addtensor(B, v);
+    if (!(lgI_trec(v)->tflags & LGI_TLEAF)) {
+      addop(B, v);
+      addid(B, "  v", idof(v), "op -> ");
+      addid(B, "v", idof(v), ";\n");
+    }
     return;
   }
   addrecord(B, v, label, len);

@@ -135,7 +135,7 @@ const lgI_Kind lgI_kinds[LGI_NKINDS] = {
   [LGI_KOUTPUT] = {output_reverse, output_tangent, noabandon,      value_settle,  output_name, LGI_DOTOUTPUT, 0,      0,
                    lgI_tapeoutfwd, lgI_tapeoutbwd,  lgI_outputgraphreverse, lgI_outputgraphtangent},
   /* tensors: fallible (a buffer may not be had), so their graphs take the checked sweep */
-  [LGI_KTENSOR] = {tensor_reverse, tensor_tangent, tensor_abandon, tensor_settle, tensor_name, LGI_DOTRECORD, 0,      1,
+  [LGI_KTENSOR] = {tensor_reverse, tensor_tangent, tensor_abandon, tensor_settle, tensor_name, LGI_DOTTENSOR, 0,      1,
                    tensor_unsupported, tensor_unsupported, lgI_leafgraphreverse, lgI_leafgraphtangent},
   [LGI_KTVALUE] = {tensor_reverse, tensor_tangent, noabandon,      value_settle,  tensor_name, LGI_DOTRECORD, 0,      1,
                    tensor_unsupported, tensor_unsupported, lgI_leafgraphreverse, lgI_leafgraphtangent},

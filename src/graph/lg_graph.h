@@ -153,7 +153,8 @@ typedef struct lgI_Kind {
   void (*abandon) (lg_Work *W, lg_Value *v);   /* a sweep given up: clear its scratch */
   void (*settle) (lg_Work *W, lg_Value *v);    /* a sweep done: its adjoint into its grad */
   const char *(*name) (const lg_Value *v);    /* as Value.op shows it */
-  int dot;         /* how DOT draws it: LGI_DOTRECORD, LGI_DOTCIRCLE or LGI_DOTOUTPUT */
+  int dot;         /* how DOT draws it: LGI_DOTRECORD, LGI_DOTCIRCLE, LGI_DOTOUTPUT or
+                      LGI_DOTTENSOR */
   int checked;     /* reverse leaves its partials in W->x[n .. 2n-1] (anomaly detection) */
   int fallible;    /* reverse may fail (a host's vjp): adjoints all come before any grad */
   lgI_TapeStep tapeforward, tapebackward;   /* its steps in a replay (tape.c) */
@@ -161,7 +162,7 @@ typedef struct lgI_Kind {
   void (*graphtangent) (lgI_GraphSweep *S, size_t i);
 } lgI_Kind;
 
-enum { LGI_DOTRECORD, LGI_DOTCIRCLE, LGI_DOTOUTPUT };
+enum { LGI_DOTRECORD, LGI_DOTCIRCLE, LGI_DOTOUTPUT, LGI_DOTTENSOR };
 
 LGI_FUNC const lgI_Kind lgI_kinds[LGI_NKINDS];
 

@@ -6,8 +6,9 @@
 ** data: their userdata, creation, fields, conversions, printing), ops.c (the operations
 ** from the op table), host.c (host functions' calls), custom.c (lg.custom), grad.c
 ** (derivatives as Values, forward mode, lg.gradients), value.c (Values' fields and methods),
-** compile.c (lg.compile), and open.c, which opens them all. Only the binding includes
-** lua.h. Never installed.
+** compile.c (lg.compile), data.c (the C side of luagrad.data), save.c (lg.save, lg.load:
+** safetensors files), sys.c (what the Lua parts need of the operating system), and open.c,
+** which opens them all. Only the binding includes lua.h. Never installed.
 */
 #ifndef LG_LUA_H
 #define LG_LUA_H
@@ -249,5 +250,14 @@ LGI_FUNC void lgL_openvalue (lua_State *L, int module, int methods, int mt);
 
 /* ---- compile.c ---------------------------------------------------------------------- */
 LGI_FUNC void lgL_opencompile (lua_State *L, int module);
+
+/* ---- data.c: lg._data, the C side of luagrad.data (CSV, IDX, rows of a tensor) ------ */
+LGI_FUNC void lgL_opendata (lua_State *L, int module);
+
+/* ---- save.c: lg.save and lg.load (the format is core/safetensors.c's) ---------------- */
+LGI_FUNC void lgL_opensave (lua_State *L, int module);
+
+/* ---- sys.c: lg._isatty(file) and lg._clock(), for progress.lua ------------------------ */
+LGI_FUNC void lgL_opensys (lua_State *L, int module);
 
 #endif

@@ -28,6 +28,9 @@ int luaopen_luagrad_core (lua_State *L) {
   lgL_opengrad(L, module);
   lgL_opencustom(L, module);
   lgL_opencompile(L, module);
+  lgL_opendata(L, module);
+  lgL_opensave(L, module);
+  lgL_opensys(L, module);
   lua_settop(L, module);
   return 1;
 }

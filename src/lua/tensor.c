@@ -1002,3 +1002,72 @@ void lgL_opentensor (lua_State *L, int module) {
   lua_setfield(L, tmt, "__metatable");
   lua_settop(L, tmt - 1);
 }
+
+
+/* {==================================================================
+** The C API's tensors (include/luagrad.h)
+** =================================================================== */
+
+/* the header's numbers are the core's */
+typedef char lg_checkmaxdim[(LG_MAXDIM == LGI_MAXDIM && LG_FLOAT32 == LGI_F32) ? 1 : -1];
+
+typedef struct PushArgs {
+  lg_TDesc d;
+  const void *data;
+} PushArgs;
+
+/* Protected part of lg_push_tensor: the arguments (light userdata) at index 1. */
+static int dopush (lua_State *L) {
+  const PushArgs *a = (const PushArgs *)lua_touserdata(L, 1);
+  lg_TensorRec *r;
+  size_t bytes = (size_t)lgI_tnumel(&a->d) * lgI_elemsize(a->d.dtype);
+  luaL_requiref(L, "luagrad", luaopen_luagrad, 0);   /* the metatable, if not yet */
+  lua_pop(L, 1);
+  r = lgI_trec(lgL_newtensor(L, &a->d));
+  if (a->data != NULL) memcpy(r->data, a->data, bytes);
+  else memset(r->data, 0, bytes);
+  return 1;
+}
+
+int lg_push_tensor (lua_State *L, int dtype, int ndim, const long long *size,
+                    const void *data) {
+  PushArgs a;
+  int64_t s[LGI_MAXDIM];
+  int i;
+  if ((dtype != LG_FLOAT64 && dtype != LG_FLOAT32) || ndim < 1 || ndim > LGI_MAXDIM ||
+      size == NULL)
+    return LG_EARG;
+  for (i = 0; i < ndim; i++) {
+    if (size[i] < 0) return LG_EARG;
+    s[i] = (int64_t)size[i];
+  }
+  i = lgI_tinit(&a.d, dtype == LG_FLOAT32 ? LGI_F32 : LGI_F64, ndim, s);
+  if (i == LGI_EOVERFLOW) return LG_EMEM;
+  if (i != LG_OK) return LG_EARG;
+  a.data = data;
+  if (!lua_checkstack(L, 4)) return LG_EMEM;
+  lua_pushcfunction(L, dopush);
+  lua_pushlightuserdata(L, &a);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return LG_EMEM;
+  }
+  return LG_OK;
+}
+
+int lg_to_tensor (lua_State *L, int idx, lg_TensorInfo *info) {
+  const lg_TensorRec *r;
+  int i;
+  if (!lua_checkstack(L, 2) || !lgL_istensor(L, idx)) return 0;
+  r = lgI_trec((const lg_Value *)lua_touserdata(L, idx));
+  info->dtype = (r->d.dtype == LGI_F32) ? LG_FLOAT32 : LG_FLOAT64;
+  info->ndim = r->d.ndim;
+  for (i = 0; i < r->d.ndim; i++) {
+    info->size[i] = (long long)r->d.size[i];
+    info->stride[i] = (long long)r->d.stride[i];
+  }
+  info->data = (char *)r->data + (size_t)r->d.offset * lgI_elemsize(r->d.dtype);
+  return 1;
+}
+
+/* }================================================================== */

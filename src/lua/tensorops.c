@@ -492,7 +492,7 @@ static int t_narrow (lua_State *L) {
   args[0] = lgL_tdim(L, "narrow", 2, descof(&o)->ndim);
   args[1] = lgL_tindex(L, "narrow", 3, descof(&o)->size[args[0]], (int)args[0]);
   len = lgL_checknumber(L, 4, "narrow");
-  if (len < 0 || len != (double)(int64_t)len ||
+  if (!(len >= 0) || len != floor(len) ||
       (double)args[1] + len > (double)descof(&o)->size[args[0]]) {
     char sl[32], sn[32];
     luaL_error(L, "luagrad.narrow: length %s from index %d out of range for dimension %d "
@@ -1148,7 +1148,7 @@ static void pushcat (lua_State *L, int list, int dim, const char *fn) {
   lg_TDesc d, first;
   int64_t along = 0;
   int hist = 0, f32 = 1, node, anchor;
-  size_t bytes;
+  size_t bytes = 0;
   lg_Value *t;
   if (n == 0 || n > INT32_MAX / 2)
     luaL_error(L, "luagrad.%s: bad argument #1 (a non-empty array of tensors expected)", fn);
@@ -1402,9 +1402,10 @@ static int mod_stack (lua_State *L) {
   lua_pop(L, 1);
   if (!lua_isnoneornil(L, 2)) {
     double dim = lgL_checknumber(L, 2, "stack");
+    char sd[32];
     if (dim != 1 && dim != -1)
-      luaL_error(L, "luagrad.stack: dimension %d out of range for a stack of Values (1 "
-                    "expected)", (int)dim);
+      luaL_error(L, "luagrad.stack: dimension %s out of range for a stack of Values (1 "
+                    "expected)", lgI_fmtshortest(sd, dim, 0));
   }
   n = (lua_Integer)lua_rawlen(L, 1);
   if (n == 0 || n > INT32_MAX / 2)

@@ -3,9 +3,10 @@
 ** decoded into a bounded program of steps, run in a fresh lua_State; each step is one call
 ** under lua_pcall, so an error is caught and the program goes on. Raw bytes are never run
 ** as Lua source: a step picks a function (every function of the module table, so a new op
-** is fuzzed with no edit here, plus every operator and method), operands (Values from 16
-** slots, numbers, integers, NaN and infinities, strings, lists, booleans, nil, userdata
-** of another library, a forged table) and where to keep the result.
+** is fuzzed with no edit here, plus every operator and method; lg.save writes to /dev/null
+** whatever path it is given), operands (Values from 16 slots, numbers, integers, NaN and
+** infinities, strings, lists, booleans, nil, userdata of another library, a forged table)
+** and where to keep the result.
 **
 ** Steps also: backward with seeds, zero_grad, detach, to_dot, field reads and assignments,
 ** derivatives recorded as Values, transforms and custom functions (helpers x_* among the
@@ -96,6 +97,10 @@ static const char *helpers =
   "for k, v in pairs(lg) do if type(v) == 'function' then names[#names + 1] = k end end\n"
   "table.sort(names)\n"
   "for i, k in ipairs(names) do fns[i] = lg[k] end\n"
+  /* a program writes no file: lg.save's path is always /dev/null */
+  "for i, k in ipairs(names) do\n"
+  "  if k == 'save' then fns[i] = function (_, ...) return lg.save('/dev/null', ...) end end\n"
+  "end\n"
   /* derivatives of derivatives, transforms and custom functions, on whatever operands the
      program holds; their callbacks may fail, call back into luagrad or collect */
   "local x = {}\n"
