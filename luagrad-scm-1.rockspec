@@ -35,7 +35,8 @@ build = {
                   "src/graph/order.c", "src/graph/sweep.c", "src/graph/tape.c", "src/graph/kinds.c",
                   "src/graph/graphmode.c",
                   "src/graph/dot.c", "src/graph/arena.c",
-                  "src/lua/base.c", "src/lua/record.c", "src/lua/tensor.c", "src/lua/tensorops.c",
+                  "src/lua/base.c", "src/lua/trace.c", "src/lua/record.c", "src/lua/tensor.c",
+                  "src/lua/tensorops.c",
                   "src/lua/ops.c", "src/lua/host.c",
                   "src/lua/custom.c", "src/lua/grad.c", "src/lua/value.c",
                   "src/lua/compile.c", "src/lua/data.c", "src/lua/save.c", "src/lua/sys.c",
@@ -48,7 +49,6 @@ build = {
     },
     luagrad = "lua/luagrad/init.lua",
     ["luagrad.busted"] = "lua/luagrad/busted.lua",
-    ["luagrad.close"] = "lua/luagrad/close.lua",   -- loaded on Lua 5.4 only
     ["luagrad.shared"] = "lua/luagrad/shared.lua",
     ["luagrad.functional"] = "lua/luagrad/functional.lua",
     ["luagrad.tree"] = "lua/luagrad/tree.lua",

@@ -164,6 +164,31 @@ describe("errors", function ()
     assert.equal(1, status)
   end)
 
+  it("raised by the user's function inside a transform show where it was raised", function ()
+    local script = tempfile(table.concat({
+      'local lg = require("luagrad")',
+      'local function inner () error("boom") end',
+      'local function f (x)',
+      '  inner()',                                                 -- line 4: in no message
+      '  return x',
+      'end',
+      'local kind = ...',
+      'if kind == "grad" then lg.grad(f)(1)',
+      'else',
+      '  local sq = lg.custom{name = "sq", forward = function (u) return u * u end,',
+      '                       backward = function (g, u) return f(g * u) end}',
+      '  sq(lg.value(2)):backward()',
+      'end', ''}, "\n"))
+    for _, kind in ipairs({ "grad", "custom" }) do   -- unwound untouched; caught and raised again
+      local out, err, status = run(q(script) .. " " .. kind)
+      assert.equal("", out)
+      assert.truthy(err:find(script .. ":2: boom\n", 1, true), err)
+      assert.truthy(err:find(script .. ":4: in ", 1, true), err)
+      assert.equal(1, status)
+    end
+    os.remove(script)
+  end)
+
   it("in -e exit with status 1 and stop the options that follow", function ()
     local out, err, status = run("-e " .. q('error("bad")') .. " -e " .. q("print(2)"))
     assert.equal("", out)

@@ -36,6 +36,15 @@ local function eager (f, ...)
   return out
 end
 
+-- x^2 as a custom function, and how many times its forward has run
+local function countedsq ()
+  local calls = 0
+  local sq = lg.custom{name = "sq",
+    forward = function (u) calls = calls + 1; return u * u end,
+    backward = function (g, u) return 2 * u * g end}
+  return sq, function () return calls end
+end
+
 -- fg and eager mode agree at each point (a list of argument lists)
 local function agree (f, points)
   local fg = lg.compile(f)
@@ -293,16 +302,13 @@ describe("lg.compile and numbers that reach Lua while it records", function ()
   end)
 
   it("recomputes a custom function's forward in the replay", function ()
-    local calls = 0
-    local sq = lg.custom{name = "sq",
-      forward = function (u) calls = calls + 1; return u * u end,
-      backward = function (g, u) return 2 * u * g end}
+    local sq, calls = countedsq()
     local fg = agree(function (x) return sq(x) * 3 + sq(2) + sq(x.data) end,
                      {{3}, {4}, {-2}})
     assert.are.equal(3, fg.recordings)   -- x.data is a guard; sq(x) alone would replay
     local hg = agree(function (x) return sq(x) * 3 end, {{3}, {4}, {-2}})
     assert.are.equal(1, hg.recordings)
-    assert.is_true(calls > 0)
+    assert.is_true(calls() > 0)
   end)
 
   it("tells 0 from -0 in a data guard", function ()
@@ -340,5 +346,91 @@ describe("lg.tangents in numbers with its outputs list changed by a callback", f
     local t = lg.tangents(outs, {x}, {tangents = {1}})
     assert.are.equal("value", lg.type(outs[2]))   -- the callback ran during the sweep
     assert.are.same({2, 0}, t)
+  end)
+end)
+
+describe("lg.compile and comparisons with Lua integers beyond 2^53", function ()
+  if not math.type then   -- before 5.3 every number is a float: nothing to round
+    it("has no integers to compare on " .. _VERSION, function () end)
+    return
+  end
+
+  -- f at x, with one branch per outcome of the comparison form (Value on either side)
+  local forms = {
+    { "x < n", function (x, n) return x < n end },
+    { "x <= n", function (x, n) return x <= n end },
+    { "n < x", function (x, n) return n < x end },
+    { "n <= x", function (x, n) return n <= x end },
+  }
+  local bigs = { 9007199254740993, -9007199254740993, 9007199254740992, math.maxinteger,
+                 math.mininteger, math.tointeger(2^53) + 3 }
+  local points = { 2^53, 2^53 + 2, -2^53, -2^53 - 2, 2^63, -2^63, 2^63 - 1024, 1.5, 0 / 0 }
+
+  it("decide on each replay as Lua's own comparison does", function ()
+    for _, form in ipairs(forms) do
+      for _, n in ipairs(bigs) do
+        local function f (x) if form[2](x, n) then return x * 2 end return x * 3 end
+        for _, first in ipairs(points) do
+          local fg = lg.compile(f)
+          fg(first)   -- recorded at first, then replayed (or recorded again) at each point
+          for _, x in ipairs(points) do
+            local want = (form[2](x, n) and 2 or 3)
+            local value, grad = fg(x)
+            local where = ("%s with n = %d, recorded at %.17g, called at %.17g")
+                          :format(form[1], n, first, x)
+            assert.are.equal(want, grad, where)
+            if x == x then assert.are.equal(want * x, value, where) end
+          end
+        end
+      end
+    end
+  end)
+end)
+
+describe("lg.compile and Values computed outside the function", function ()
+  it("uses the data they have at each call, as eager mode does", function ()
+    local p = lg.value(2)
+    local q = p * 2                    -- computed outside: its data stays 4
+    local fg = lg.compile(function (x) return x * q end)
+    assert.are.same({ 12, 4 }, { fg(3) })
+    assert.are.same({ 6, 3 }, { p.grad, q.grad })   -- as eager backward gives: 3 * 2, 3
+    p.data = 5                         -- q.data is still 4: eager mode gives 12
+    assert.are.same({ 12, 4 }, { fg(3) })
+    assert.are.equal(1, fg.recordings)
+    assert.are.same({ 12, 6 }, { p.grad, q.grad })   -- every grad eager backward gives
+    local y = lg.value(3) * q
+    assert.are.equal(12, y.data)
+  end)
+
+  it("uses the data of a custom function's outputs made outside, and its backward", function ()
+    local sq, calls = countedsq()
+    local p = lg.value(3)
+    local q = sq(p)                    -- 9, made outside
+    local fg = lg.compile(function (x) return x * q + x end)
+    assert.are.same({ 20, 10 }, { fg(2) })
+    p.data = -1
+    assert.are.same({ 20, 10 }, { fg(2) })
+    assert.are.equal(1, calls())       -- its forward never ran again
+    assert.are.equal(2 * (2 * -1) + 2 * (2 * 3), p.grad)   -- backward at p's data of each call
+  end)
+
+  it("uses the data of a grad left as a Value by backward{create_graph = true}", function ()
+    local w = lg.value(3)
+    ;(w * w * w):backward{ create_graph = true }
+    local g = w.grad                   -- 27, a Value
+    local fg = lg.compile(function (x) return x * g end)
+    assert.are.same({ 54, 27 }, { fg(2) })
+    w.data = 1                         -- g.data stays 27
+    assert.are.same({ 54, 27 }, { fg(2) })
+  end)
+
+  it("follows branches on their data as eager mode does", function ()
+    local p = lg.value(2)
+    local q = p + 0
+    local fg = lg.compile(function (x) if q < x then return x * q end return x end)
+    assert.are.same({ 6, 2 }, { fg(3) })
+    p.data = 10                        -- q.data is still 2
+    assert.are.same({ 6, 2 }, { fg(3) })
+    assert.are.same({ 1, 1 }, { fg(1) })
   end)
 end)

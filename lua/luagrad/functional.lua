@@ -12,7 +12,7 @@ if type(core) ~= "table" then core = require("luagrad.core") end
 local lg = core
 
 -- Loading touches only the base library (see init.lua).
-local error, ipairs, next, pcall, select, type = error, ipairs, next, pcall, select, type
+local error, ipairs, next, select, type = error, ipairs, next, select, type
 local rawget, tostring = rawget, tostring
 -- Tables are read raw, as the core reads every table it is given: metamethods are ignored
 -- (before 5.2, # on a table is raw already).
@@ -38,15 +38,10 @@ local function pack (...) return { n = select("#", ...), ... } end
 -- coroutine cannot leave later transforms believing they are nested.
 local transform = lg._transform
 if _VERSION == "Lua 5.1" then   -- only Lua's pcall lets f yield here (LuaJIT): see init.lua
-  local running, scope = transform, lg._scope
-  local function leave (token, ok, ...)
-    token:close()
-    if not ok then error((...), 0) end
-    return ...
-  end
+  local running, scope, run = transform, lg._scope, shared.run
   transform = function (...)
     if select("#", ...) == 0 then return running() end
-    return leave(scope("transform"), pcall(...))
+    return run(scope("transform"), ...)
   end
 end
 

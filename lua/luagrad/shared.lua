@@ -1,25 +1,31 @@
 -- luagrad.shared: what init.lua and functional.lua both use.
 -- Loading touches only the base library (see init.lua).
-local _, core, loadpart = ...
+local _, core = ...
 if type(core) ~= "table" then core = require("luagrad.core") end
-local error, pcall, type = error, pcall, type
+local select, type, xpcall = select, type, xpcall
+local unpack = unpack   -- luacheck: ignore 113 (5.1's: only 5.1's xpcall needs it)
 local scope = core._scope   -- a token for a scope, opened only for what can be called
+local catch, rethrow = core._trace.catch, core._trace.rethrow
 
 local M = {}
 
--- run(closer, f, ...): f(...), then closer:close() however f ends; f's error passes through
--- unchanged. On 5.4 closer is a to-be-closed variable (luagrad.close), so the error keeps its
--- traceback; elsewhere Lua's pcall, and the error raised again (its message keeps the
--- position where f failed). Either way f may yield on 5.2+ and LuaJIT.
-if _VERSION == "Lua 5.4" then
-  M.run = loadpart and loadpart("luagrad.close") or require("luagrad.close")
-else
-  local function leave (closer, ok, ...)
-    closer:close()
-    if not ok then error((...), 0) end
-    return ...
+-- run(closer, f, ...): f(...), then closer:close() however f ends; what the scopes and
+-- transforms of 5.1 and LuaJIT are made of (from 5.2 on the core's own C functions do
+-- this), since only Lua's own pcall lets f yield there (LuaJIT). f's error passes through
+-- unchanged: caught with the core's catcher, which keeps the traceback of where f raised
+-- it, and raised again by the core, so that lg.traceback shows those frames.
+local function leave (closer, ok, ...)
+  closer:close()
+  if not ok then rethrow((...)) end
+  return ...
+end
+if select(2, xpcall(function (a) return a end, catch, true)) then   -- xpcall passes arguments
+  M.run = function (closer, f, ...) return leave(closer, xpcall(f, catch, ...)) end
+else   -- 5.1's xpcall calls f with none
+  M.run = function (closer, f, ...)
+    local n, args = select("#", ...), { ... }
+    return leave(closer, xpcall(function () return f(unpack(args, 1, n)) end, catch))
   end
-  M.run = function (closer, f, ...) return leave(closer, pcall(f, ...)) end
 end
 
 -- Whether f can be called: a function, or a table or userdata with __call (the core looks

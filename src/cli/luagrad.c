@@ -113,7 +113,11 @@ static void laction (int sig) {
   lua_sethook(globalL, lstop, flag, 1);
 }
 
-/* turns the error object into a message with a traceback (or its own __tostring) */
+/* turns the error object into a message with a traceback (or its own __tostring). An error
+   that luagrad caught in the user's code and raised again gets the traceback of where it was
+   raised, which the module keeps (its registry function "luagrad.errortrace", the one behind
+   lg.traceback: errortrace(err, level) gives it when the function at that level raised err
+   again for luagrad) */
 static int msghandler (lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) {  /* not a string or number */
@@ -121,6 +125,16 @@ static int msghandler (lua_State *L) {
       return 1;  /* the object describes itself: lua adds no traceback here either */
     msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   }
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "luagrad.errortrace") == LUA_TFUNCTION) {
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, 1);  /* the level that raised it, counted from here */
+    lua_call(L, 2, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      lua_pushfstring(L, "%s\n%s", msg, lua_tostring(L, -1));
+      return 1;
+    }
+  }
+  lua_pop(L, 1);
   luaL_traceback(L, L, msg, 1);
   return 1;
 }

@@ -5,6 +5,12 @@
 ** saw while recording (comparisons, data it read); a replay that breaks one says so, and
 ** the caller records again. Host functions' calls replay too, on the tape's own copies of
 ** their outputs and adjoints: a replay never writes into the recorded graph.
+**
+** A node the recording found made (flagged LGI_GIVEN by the caller while the tape is made:
+** made before the recording, whose data eager mode never computes again) is frozen: a
+** replay reads its data as it is, as an external leaf's, and runs no forward step for it,
+** nor for a frozen call (its outputs are the call's own); adjoints still flow through it to
+** its parents, and its grad gains its adjoint, as eager backward does.
 */
 #include <math.h>
 #include <string.h>
@@ -57,8 +63,12 @@ static int carve (lg_Tape *T) {
   return LG_OK;
 }
 
+#define FROZEN 0x80u   /* in T->kind: a frozen node (below it, the node's kind) */
+
+/* Read on each replay: a leaf other than the inputs, and a frozen node that holds a value. */
 static int isexternal (const lg_Value *v) {
-  return v->kind == LGI_KLEAF && !(v->flags & LGI_INPUT);
+  if (v->kind == LGI_KLEAF) return !(v->flags & LGI_INPUT);
+  return (v->flags & LGI_GIVEN) && v->kind != LGI_KCALL;
 }
 
 /* Sets T's counts from W->order, and numbers its nodes for lgI_tapeindex. */
@@ -117,7 +127,7 @@ int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
   for (i = 0, c = T->nnodes; i < T->nnodes; i++) {
     lg_Value *v = W->order[i];
     T->op[i] = v->op;
-    T->kind[i] = v->kind;
+    T->kind[i] = (uint8_t)(v->kind | ((v->flags & LGI_GIVEN) ? FROZEN : 0));
     T->n[i] = v->n;
     T->first[i] = a;
     T->val[i] = v->data;
@@ -126,6 +136,7 @@ int lgI_tapebegin (lg_Tape *T, lg_Work *W, lg_Value *out, uint32_t ninputs,
       tc->f = lgI_callrec(v)->f;
       tc->node = i;
       tc->y = y;
+      for (k = 0; k < (uint32_t)tc->f->nout; k++) T->cy[y + k] = lgI_callrec(v)->y[k];
       y += (uint32_t)tc->f->nout;
     }
     if (v->kind == LGI_KOUTPUT) {  /* one argument, its call; then its value's place in cy */
@@ -253,6 +264,7 @@ int lgI_tapeforward (lg_Tape *T, lg_Work *W) {
   for (i = 0; i < T->nnodes; i++) {
     int err;
     if (T->kind[i] == LGI_KOP) lgI_tapeopfwd(T, W, i, &c);   /* the common case inline */
+    else if (T->kind[i] & FROZEN) c += (T->kind[i] == (FROZEN | LGI_KCALL));  /* as it is */
     else if ((err = lgI_kinds[T->kind[i]].tapeforward(T, W, i, &c)) != LG_OK) return err;
   }
   for (i = 0; i < T->nguards; i++) {
@@ -270,8 +282,9 @@ int lgI_tapebackward (lg_Tape *T, lg_Work *W) {
     while (c > 0 && T->call[c - 1].node > T->out) c--;  /* calls after out feed only guards */
   }
   for (i = T->out + 1; i-- > 0; ) {  /* nothing after out feeds it */
-    if (T->kind[i] == LGI_KOP) lgI_tapeopbwd(T, W, i, &c);
-    else if (lgI_kinds[T->kind[i]].tapebackward(T, W, i, &c) != LG_OK)
+    uint8_t kind = (uint8_t)(T->kind[i] & ~FROZEN);
+    if (kind == LGI_KOP) lgI_tapeopbwd(T, W, i, &c);
+    else if (lgI_kinds[kind].tapebackward(T, W, i, &c) != LG_OK)
       return LG_EHOST;  /* no grad changed yet */
   }
   for (i = 0; i < T->nexternal; i++) {

@@ -87,7 +87,12 @@ int lgL_memerror (lua_State *L) {
 /* Raises the error a core call returned: out of memory, a host function's message, or the
    NaN that anomaly detection found in a backward. */
 int lgL_coreerror (lua_State *L, int err, lg_Work *W) {
-  if (err == LG_EHOST) return luaL_error(L, "luagrad.%s: %s", W->msgfrom, W->msg);
+  if (err == LG_EHOST) {   /* a custom function's callback: with its traceback (trace.c) */
+    luaL_where(L, 1);   /* as luaL_error */
+    lua_pushfstring(L, "luagrad.%s: %s", W->msgfrom, W->msg);
+    lua_concat(L, 2);
+    return lgL_rethrowas(L, W->msg);
+  }
   if (err == LGI_ENAN) return lgL_nanerror(L, W);
   if (err == LGI_ETENSOR)
     return luaL_error(L, "luagrad: tensors are not supported here yet (lg.compile, forward "

@@ -10,6 +10,7 @@
 ** recorded shape (a userdata held on the stack), a new recording is built aside and
 ** installed only whole, and a stamp tells whether another call used the tape meanwhile.
 */
+#include <math.h>
 #include <string.h>
 
 #include "lua/lg_lua.h"
@@ -157,11 +158,53 @@ static void fillgrads (lua_State *L, int idx, Walk *w) {
   }
 }
 
-/* Index of guard operand at stack index i: a Value in the tape, or the constant *k. */
-static int32_t guardoperand (lua_State *L, int i, double *k) {
+#if LUA_VERSION_NUM >= 503
+/* The double nearest the integer n on the side up says (the least one >= n, or the greatest
+   one <= n): n itself when a double holds it. */
+static double nearside (lua_Integer n, int up) {
+  double d = (double)n;   /* rounded to nearest: at most one step past n */
+  int above = d >= 9223372036854775808.0 || (lua_Integer)d > n;   /* 2^63: past any n */
+  int below = !above && (lua_Integer)d < n;
+  if (up && below) d = nextafter(d, HUGE_VAL);
+  else if (!up && above) d = nextafter(d, -HUGE_VAL);
+  return d;
+}
+#endif
+
+/* Index of guard operand at stack index i (right: the b of a < b or a <= b, else a): a
+   Value in the tape, or the constant *k. A Lua integer that no double holds is compared by
+   Lua exactly, so its constant is the double that gives every float the same outcome:
+   x < n is x < (least double >= n), x <= n is x <= (greatest <= n), n < x is (greatest
+   <= n) < x, n <= x is (least >= n) <= x. */
+static int32_t guardoperand (lua_State *L, int i, double *k, int kind, int right) {
   lg_Value *v = lgL_tovalue(L, i);
-  *k = v ? v->data : (double)lua_tonumber(L, i);
-  return v ? lgI_tapeindex(v) : -1;
+  if (v != NULL) {
+    *k = v->data;
+    return lgI_tapeindex(v);
+  }
+#if LUA_VERSION_NUM >= 503
+  if (kind != LGI_GDATA && lua_isinteger(L, i)) {
+    *k = nearside(lua_tointeger(L, i), (kind == LGI_GLT) == right);
+    return -1;
+  }
+#else
+  (void)kind; (void)right;
+#endif
+  *k = (double)lua_tonumber(L, i);
+  return -1;
+}
+
+/* Sets or clears LGI_GIVEN on the nodes of W->order made outside any recording (values,
+   outputs and calls alike; leaves are read on each replay anyway): set only while the tape
+   is made, which freezes them (graph/tape.c). Eager mode never computes them again, so
+   neither may a replay: x * q, with q = p * 2 made before, uses q's data whatever p's. */
+static void flagoutside (lg_Work *W, int on) {
+  size_t i;
+  for (i = 0; i < W->count; i++) {
+    lg_Value *v = W->order[i];
+    if (!on) v->flags &= (uint8_t)~LGI_GIVEN;
+    else if ((v->flags & LGL_OUTSIDE) && v->kind != LGI_KLEAF) v->flags |= LGI_GIVEN;
+  }
 }
 
 /* Sets or clears LGI_INPUT on the leaves in the table at inputs: set only while the tape is
@@ -225,7 +268,9 @@ static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
   T->allocf = W->allocf;
   T->ud = W->ud;
   flaginputs(L, inputs, 1);
+  flagoutside(W, 1);
   err = lgI_tapebegin(T, W, roots[0], nin, ng);
+  flagoutside(W, 0);
   flaginputs(L, inputs, 0);
   if (err != LG_OK) lgL_coreerror(L, err, W);
   for (i = 1; i <= nin; i++) {
@@ -242,10 +287,13 @@ static void flatten (lua_State *L, lg_Tape *T, int res, int inputs, int guards,
     lua_rawgeti(L, guards, base + 4);
     g->kind = (uint8_t)lua_tointeger(L, -4);
     g->expect = (uint8_t)lua_toboolean(L, -1);
-    g->a = guardoperand(L, -3, &g->ka);
+    g->a = guardoperand(L, -3, &g->ka, g->kind, 0);
     if (g->kind == LGI_GDATA) g->ka = (double)lua_tonumber(L, -2);
-    else g->b = guardoperand(L, -2, &g->kb);
+    else g->b = guardoperand(L, -2, &g->kb, g->kind, 1);
     lua_pop(L, 4);
+  }
+  if (!W->recording) {   /* from now on made before any recording: frozen in the next ones */
+    for (i = 0; i < W->count; i++) W->order[i]->flags |= LGL_OUTSIDE;
   }
   lgI_tapeend(W);
   *nreach = T->nexternal;
@@ -260,12 +308,41 @@ static int setguards (lua_State *L) {
   return 0;
 }
 
+#define RECORDING_MT "luagrad.Recording"
+
+/* __close of the value that ends a recording on 5.4 in the main thread (t[1]: the scope's
+   token, t[2]: the outer recording's guard list), however f ends. Neither allocates nor
+   raises, as a close while an error unwinds must not: the guard list's key is there. */
+static int endrecording (lua_State *L) {
+  lg_Work *W = (lg_Work *)lua_touserdata(L, UV_WORK);
+  W->recording--;
+  lua_rawgeti(L, 1, 1);
+  lgL_closescope(L, -1);
+  lua_rawgeti(L, 1, 2);
+  lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
+  return 0;
+}
+
 /* Calls f (at guards + 3, above setguards and the outer recording's guard list, with nargs
-   leaves above it) in a recording into the guard list at guards; leaves its result. The
-   scope and the registry's guard list are restored however f ends. */
+   leaves above it) in a recording into the guard list at guards; leaves its result above
+   the scope's token (at guards + 3). The scope and the registry's guard list are restored
+   however f ends. On 5.4 in the main thread f runs unprotected, a to-be-closed value
+   ending the recording, so that its error unwinds untouched (the caller's traceback shows
+   where f failed); elsewhere under a pcall whose catcher keeps that traceback for
+   lg.traceback (see scopedcall in record.c). */
 static void runf (lua_State *L, int guards, int nargs) {
   lg_Work *W = lgL_getwork(L);
-  int status;
+  int status, closing = 0;
+#if LUA_VERSION_NUM >= 504
+  closing = lua_pushthread(L);
+  lua_pop(L, 1);
+#endif
+  if (closing) {   /* made before the recording begins: its close allocates nothing */
+    lua_createtable(L, 2, 0);
+    luaL_setmetatable(L, RECORDING_MT);
+  }
+  else lgL_pushcatcher(L);
+  lua_insert(L, guards + 3);   /* the closer or the catcher, at guards + 4 once: */
   lgL_openscope(L, 1);         /* the first change of state: a scope, at guards + 3 */
   lua_insert(L, guards + 3);
   lua_pushvalue(L, guards + 1);
@@ -274,13 +351,30 @@ static void runf (lua_State *L, int guards, int nargs) {
     lgL_closescope(L, guards + 3);
     lua_error(L);
   }
-  W->recording++;
-  status = lua_pcall(L, nargs, 1, 0);
-  W->recording--;
-  lgL_closescope(L, guards + 3);
-  lua_pushvalue(L, guards + 2);  /* the key is there: restoring it allocates nothing */
-  lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
-  if (status != LUA_OK) lua_error(L);
+#if LUA_VERSION_NUM >= 504
+  if (closing) {
+    lua_pushvalue(L, guards + 3);
+    lua_rawseti(L, guards + 4, 1);   /* into the array part made for it: no allocation */
+    lua_pushvalue(L, guards + 2);
+    lua_rawseti(L, guards + 4, 2);
+    lua_toclose(L, guards + 4);
+    W->recording++;
+    lua_call(L, nargs, 1);
+    lua_closeslot(L, guards + 4);
+    lua_remove(L, guards + 4);
+  }
+  else
+#endif
+  {
+    W->recording++;
+    status = lua_pcall(L, nargs, 1, guards + 4);
+    W->recording--;
+    lgL_closescope(L, guards + 3);
+    lua_pushvalue(L, guards + 2);  /* the key is there: restoring it allocates nothing */
+    lua_setfield(L, LUA_REGISTRYINDEX, GUARDS_KEY);
+    lua_remove(L, guards + 4);
+    if (status != LUA_OK) lgL_rethrow(L);
+  }
   if (lgL_tovalue(L, -1) == NULL)
     luaL_error(L, "luagrad.compile: the function must return a value, got %s",
                luaL_typename(L, -1));
@@ -486,6 +580,13 @@ void lgL_opencompile (lua_State *L, int module) {
     lua_setfield(L, -2, "__metatable");
   }
   lua_pop(L, 1);
+  luaL_newmetatable(L, RECORDING_MT);   /* completed if an open out of memory left it half made */
+  if (lua_getfield(L, -1, "__close") == LUA_TNIL) {
+    lgL_pushupvalues(L);
+    lua_pushcclosure(L, endrecording, NUPVALUES);
+    lua_setfield(L, -3, "__close");
+  }
+  lua_pop(L, 2);
   lgL_pushupvalues(L);
   lua_pushcclosure(L, mod_compile, NUPVALUES);
   lua_setfield(L, module, "compile");

@@ -136,8 +136,9 @@ static int protectedcallback (lua_State *L) {
   if (cb->backward) {
     for (i = 0; i < nout; i++) lua_pushnumber(L, (lua_Number)cb->y[i]);
   }
-  if (lua_pcall(L, cb->backward ? nin + 2 * nout : nin, cb->backward ? nin : nout, 0)
+  if (lgL_pcall(L, cb->backward ? nin + 2 * nout : nin, cb->backward ? nin : nout)
       != LUA_OK) {
+    lgL_callbackfailed(L);   /* the message luagrad raises for it takes its traceback */
     if (lua_type(L, -1) == LUA_TNUMBER) lua_tostring(L, -1);
     return lua_error(L);
   }

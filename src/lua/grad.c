@@ -312,9 +312,13 @@ static void custombackward (lua_State *L, const Graph *G, lg_Value *call, int gs
       lua_pushnumber(L, (lua_Number)r->y[j]);
     }
   }
-  if (lua_pcall(L, nin + 2 * nout, nin, 0) != LUA_OK) {
+  if (lgL_pcall(L, nin + 2 * nout, nin) != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
-    luaL_error(L, "luagrad.%s: %s", r->f->name, msg ? msg : "error object is not a string");
+    lgL_callbackfailed(L);
+    luaL_where(L, 1);   /* as luaL_error, with the traceback of where backward failed */
+    lua_pushfstring(L, "luagrad.%s: %s", r->f->name, msg ? msg : "error object is not a string");
+    lua_concat(L, 2);
+    lgL_rethrowas(L, msg ? msg : "");
   }
   res = lua_gettop(L) - nin + 1;
   for (k = 0; k < nin; k++) {

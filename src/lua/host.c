@@ -44,6 +44,7 @@ lg_Value *lgL_newcall (lua_State *L, const lg_Func *f, void *mem, int nvalues, i
   int i, top, uv = 0;
   lg_Value *call = lgI_initcall(mem, f), *a;
   double x;
+  lgL_marknode(L, call);
   top = lua_gettop(L);
   (void)nvalues;   /* only some Lua versions need it */
   lgC_beginparents(L, nvalues + 1);
@@ -67,7 +68,7 @@ int lgL_pushoutputs (lua_State *L, lg_Value *call, int nout) {
   int i, top = lua_gettop(L);
   luaL_checkstack(L, nout + 2, "too many results");
   for (i = 0; i < nout; i++) {
-    lgI_initoutput(lgL_newnode(L, LGI_OUTPUT, 2, 1), call, (uint32_t)i);
+    lgL_marknode(L, lgI_initoutput(lgL_newnode(L, LGI_OUTPUT, 2, 1), call, (uint32_t)i));
     lgC_setparents(L, &top, 1);
   }
   return nout;

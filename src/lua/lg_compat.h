@@ -252,6 +252,35 @@ static inline void lgC_requiref (lua_State *L, const char *modname, lua_CFunctio
   }
 }
 
+/* As 5.2's, in the words of 5.1's debug.traceback: "msg\nstack traceback:" and one line per
+   level of L1 from level on, the middle left out of a deep stack. */
+#define luaL_traceback lgC_traceback
+static inline void lgC_traceback (lua_State *L, lua_State *L1, const char *msg, int level) {
+  lua_Debug ar;
+  int top = lua_gettop(L), last = 0, skipto;
+  while (lua_getstack(L1, last + 1, &ar)) last++;
+  skipto = last - 10;   /* the first 12 levels and the last 10 */
+  if (msg != NULL) lua_pushfstring(L, "%s\n", msg);
+  lua_pushliteral(L, "stack traceback:");
+  while (lua_getstack(L1, level++, &ar)) {
+    if (level == 12 && skipto > 12) {
+      lua_pushliteral(L, "\n\t...");
+      level = skipto;
+    }
+    else {
+      lua_getinfo(L1, "Sln", &ar);
+      lua_pushfstring(L, "\n\t%s:", ar.short_src);
+      if (ar.currentline > 0) lua_pushfstring(L, "%d:", ar.currentline);
+      if (*ar.namewhat != '\0') lua_pushfstring(L, " in function '%s'", ar.name);
+      else if (*ar.what == 'm') lua_pushliteral(L, " in main chunk");
+      else if (*ar.what == 'C' || *ar.what == 't') lua_pushliteral(L, " ?");
+      else lua_pushfstring(L, " in function <%s:%d>", ar.short_src, ar.linedefined);
+    }
+    lua_concat(L, lua_gettop(L) - top);
+  }
+  lua_concat(L, lua_gettop(L) - top);
+}
+
 #endif
 
 /* Pushes the table require's preload searcher reads: the registry's _PRELOAD from 5.2 on

@@ -1,6 +1,7 @@
 /*
 ** lg_lua.h: what the binding's files (src/lua) share, in their order, each building only on
-** those before it: base.c (errors, checks, scratch, upvalues, new nodes), record.c (how ops
+** those before it: base.c (errors, checks, scratch, upvalues, new nodes), trace.c (where a
+** user's error was raised, kept across luagrad's protected calls), record.c (how ops
 ** record: no_grad scopes, anomaly detection, lg.compile's guards), tensor.c (tensors as
 ** data: their userdata, creation, fields, conversions, printing), ops.c (the operations
 ** from the op table), host.c (host functions' calls), custom.c (lg.custom), grad.c
@@ -87,11 +88,22 @@ static inline int lgL_operands (lua_State *L, const lg_Work *W, int n, lg_Value 
 /* A new userdata node of op with n slots and nuv user values, with its metatable, on the
    stack. Created before anything else can fail, so the GC always sees a valid object.
    Inline, with lgL_newleaf: every op makes one. */
+/* A bit of a node's flags that the core leaves alone: the node was made while no recording
+   of lg.compile ran. A recording that meets such a node takes its data as it is at each call
+   (eager mode never computes it again), instead of computing it from its parents. */
+#define LGL_OUTSIDE 128u
+
+static inline void lgL_marknode (lua_State *L, lg_Value *v) {
+  if (!lgL_fastwork(L)->recording) v->flags |= LGL_OUTSIDE;
+}
+
 static inline lg_Value *lgL_newnode (lua_State *L, int op, uint32_t n, int nuv) {
   lg_Value *v = (lg_Value *)lgC_newuserdata(L, lgI_nodesize(n), nuv);
   lua_pushvalue(L, UV_MT);
   lua_setmetatable(L, -2);
-  return lgI_initnode(v, op, n);
+  v = lgI_initnode(v, op, n);
+  lgL_marknode(L, v);
+  return v;
 }
 
 static inline lg_Value *lgL_newleaf (lua_State *L, double x) {
@@ -143,6 +155,19 @@ LGI_FUNC void lgL_setclosure (lua_State *L, int t, const char *name, lua_CFuncti
 
 LGI_FUNC lg_Work *lgL_beginsweep (lua_State *L, void **saved);
 LGI_FUNC void lgL_endsweep (lua_State *L, lg_Work *W, void *saved);
+
+/* ---- trace.c: where a user's error was raised, kept across luagrad's protected calls.
+   lgL_pcall is lua_pcall with the message handler that keeps it (lgL_pushcatcher pushes
+   that handler, for a lua_pcallk); lgL_rethrow raises the error value on top again, which
+   lg.traceback then shows with the frames where it was raised. A custom function's callback
+   that failed says so (lgL_callbackfailed), and luagrad's own message for it is raised with
+   lgL_rethrowas, taking that traceback along. */
+LGI_FUNC void lgL_opentrace (lua_State *L, int module);
+LGI_FUNC void lgL_pushcatcher (lua_State *L);
+LGI_FUNC int lgL_pcall (lua_State *L, int nargs, int nresults);
+LGI_FUNC int lgL_rethrow (lua_State *L);
+LGI_FUNC void lgL_callbackfailed (lua_State *L);
+LGI_FUNC int lgL_rethrowas (lua_State *L, const char *cause);
 
 /* ---- record.c: the modes of recording (no_grad scopes, stop_gradient, anomaly
    detection) and lg.compile's guards. W->mode is nonzero when a mode is on: the one test

@@ -21,6 +21,7 @@ int luaopen_luagrad_core (lua_State *L) {
   mt = lua_gettop(L);
   lgL_openvalue(L, module, methods, mt);
   lgL_openops(L, module, methods, mt);
+  lgL_opentrace(L, module);
   lgL_openrecord(L, module);
   lgL_opentensor(L, module);
   lgL_opentensorops(L, module, mt);

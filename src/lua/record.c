@@ -54,8 +54,9 @@ static void regtable (lua_State *L, const char *key, const char *mode) {
 ** (ending the scopes opened inside it too), collected while open (a coroutine suspended in
 ** it and dropped: its finalizer ends that scope alone), or, on 5.4, closed with the
 ** coroutine it was opened in (coroutine.close runs its __close). The function forms run f
-** under a pcall of their own and close the scope as soon as it returns, however f ended,
-** before anything that could fail; from 5.2 on, a continuation lets f yield.
+** under a pcall of their own (on 5.4 in the main thread, with the token to be closed
+** instead) and close the scope as soon as it returns, however f ended, before anything that
+** could fail; from 5.2 on, a continuation lets f yield.
 ** =================================================================== */
 
 /* Pushes the stack of open scopes, with its key 0 (setting it after that never allocates). */
@@ -190,12 +191,13 @@ static int callable (lua_State *L, int i) {
   return 1;
 }
 
-/* The end of a function form: the scope (token at 1) closed, then f's results returned or
-   its error raised again, unchanged. Nothing before the close can fail. */
+/* The end of a function form under a pcall: the scope (token at 1) closed, then f's results
+   (above the catcher at 2) returned or its error raised again, unchanged, its traceback
+   kept for lg.traceback (trace.c). Nothing before the close can fail. */
 static int endcall (lua_State *L, int status) {
   lgL_closescope(L, 1);
-  if (status != LUA_OK && status != LUA_YIELD) return lua_error(L);
-  return lua_gettop(L) - 1;
+  if (status != LUA_OK && status != LUA_YIELD) return lgL_rethrow(L);
+  return lua_gettop(L) - 2;
 }
 
 #if LUA_VERSION_NUM >= 503
@@ -210,19 +212,34 @@ static int resumecall (lua_State *L) {
 }
 #endif
 
-/* f(...) (f at 1) in a new scope of kind: f's results, or its error raised again. */
+/* f(...) (f at 1) in a new scope of kind: f's results, or its error, unchanged. On 5.4 in
+   the main thread, f runs unprotected, the token a to-be-closed variable: an error unwinds
+   untouched to whoever catches it (whose pcall closes the token), so the interpreter's
+   traceback, or busted's, shows the frames where f failed. Elsewhere (in a coroutine, whose
+   error would leave its to-be-closed variables open until the coroutine is closed, and
+   before 5.4) f runs under a pcall whose catcher keeps that traceback for lg.traceback. */
 static int scopedcall (lua_State *L, int kind, const char *fn) {
   int nargs = lua_gettop(L) - 1;
   if (!callable(L, 1)) lgL_argerror(L, fn, 1, "function");
-  openkind(L, kind);
+  lgL_pushcatcher(L);   /* before the scope opens: nothing after that may fail */
   lua_insert(L, 1);
+  openkind(L, kind);
+  lua_insert(L, 1);     /* token, catcher, f, ... */
 #if LUA_VERSION_NUM >= 504
   lua_toclose(L, 1);   /* closed with the coroutine, if f yields and it is closed */
+  if (lua_pushthread(L)) {
+    lua_pop(L, 1);
+    lua_remove(L, 2);
+    lua_call(L, nargs, LUA_MULTRET);
+    lgL_closescope(L, 1);
+    return lua_gettop(L) - 1;
+  }
+  lua_pop(L, 1);
 #endif
 #if LUA_VERSION_NUM >= 502
-  return endcall(L, lua_pcallk(L, nargs, LUA_MULTRET, 0, 0, resumecall));
+  return endcall(L, lua_pcallk(L, nargs, LUA_MULTRET, 2, 0, resumecall));
 #else
-  return endcall(L, lua_pcall(L, nargs, LUA_MULTRET, 0));
+  return endcall(L, lua_pcall(L, nargs, LUA_MULTRET, 2));
 #endif
 }
 
