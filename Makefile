@@ -46,6 +46,7 @@ run: build-run
 examples: build-run
 	$(BUILD)/luagrad examples/lecture.lua $(BUILD)
 	$(BUILD)/luagrad examples/logistic_regression.lua
+	$(BUILD)/luagrad examples/logistic_regression_values.lua
 	$(BUILD)/luagrad examples/logistic_regression_tensors.lua
 	$(BUILD)/luagrad examples/newton.lua
 	$(BUILD)/luagrad examples/mlp.lua

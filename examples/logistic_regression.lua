@@ -1,54 +1,51 @@
--- Logistic regression built from Values: p = sigmoid(w.x + b), cross-entropy loss, gradient
--- descent through backward, on two 2-D clusters generated with a fixed seed.
--- Run: build/luagrad examples/logistic_regression.lua
--- Prints the loss every 20 steps as it falls, then the final weights and accuracy.
+-- The course's logistic regression, vectorized, on real data: the Breast Cancer Wisconsin
+-- (Diagnostic) set, 569 tumours x 30 features (data/breast_cancer/, with its source and
+-- license). p = sigmoid(X w + b) for every tumour at once, the mean cross-entropy plus the
+-- L2 penalty of scikit-learn's LogisticRegression() (C = 1), and plain gradient descent
+-- through backward. It ends by comparing w and b with scikit-learn's own fit of the same
+-- objective (data/breast_cancer/sklearn_fit.csv, from tests/fixtures/breast_cancer_sklearn.py).
+-- Run: build/luagrad examples/logistic_regression.lua   (about a second)
 local lg = require("luagrad")
 
--- A small linear congruential generator, so the data is the same on every Lua.
-local state = 42
-local function uniform ()
-  state = (state * 1103515245 + 12345) % 2147483648
-  return state / 2147483648
-end
-local function normal ()  -- Box-Muller
-  return math.sqrt(-2 * math.log(1 - uniform())) * math.cos(2 * math.pi * uniform())
-end
+-- this file's folder, so the example runs from any directory
+local here = (debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "../"
+local rows = lg.data.read_csv(here .. "data/breast_cancer/breast_cancer.csv")
+local n = rows.shape[1]
+local X = rows:narrow(2, 1, 30)          -- 569 x 30
+local Y = rows:narrow(2, 31, 1)          -- 569 x 1: 1 benign, 0 malignant
 
-local data = {}  -- class 1 around (1.5, 1), class 0 around (-1, -1.5)
-for i = 1, 100 do
-  local y = i % 2
-  local cx, cy = (y == 1) and 1.5 or -1, (y == 1) and 1 or -1.5
-  data[i] = {x = {cx + normal(), cy + normal()}, y = y}
-end
+-- standardized features (population standard deviation), as the course does
+X = (X - X:mean(1, true)) / X:std(1, true, {unbiased = false})
 
-local w = {lg.value(0, "w1"), lg.value(0, "w2")}
-local b = lg.value(0, "b")
-local params = {w[1], w[2], b}
-
-local function predict (x) return lg.sigmoid(lg.dot(w, x) + b) end
+local w = lg.zeros(30, 1):requires_grad_()
+local b = lg.zeros(1):requires_grad_()
+local C = 1                              -- scikit-learn's default inverse penalty
 
 local function loss ()
-  local terms = {}
-  for i, d in ipairs(data) do
-    local p = predict(d.x)
-    terms[i] = (d.y == 1) and lg.log(p) or lg.log(1 - p)
-  end
-  return -lg.sum(terms) / #data
+  local z = X:matmul(w) + b
+  -- the cross-entropy from the logits, stable for any z: log(1 + e^z) - y z
+  local ce = (lg.softplus(z) - Y * z):mean()
+  return ce + (w * w):sum() / (2 * C * n)
 end
 
-local rate = 0.5
-for step = 0, 200 do
+local rate, steps = 1, 5000
+for step = 0, steps do
   local L = loss()
-  lg.zero_grad(params)
+  w.grad, b.grad = nil, nil
   L:backward()
-  for _, p in ipairs(params) do p.data = p.data - rate * p.grad end
-  if step % 20 == 0 then print(string.format("step %3d  loss %.4f", step, L.data)) end
+  lg.no_grad(function ()
+    w:sub_(w.grad, rate)
+    b:sub_(b.grad, rate)
+  end)
+  if step % 1000 == 0 then print(string.format("step %4d  loss %.6f", step, L.data)) end
 end
 
-local correct = 0
-for _, d in ipairs(data) do
-  local guess = (predict(d.x).data > 0.5) and 1 or 0
-  if guess == d.y then correct = correct + 1 end
-end
-print(string.format("w = (%.3f, %.3f)  b = %.3f", w[1].data, w[2].data, b.data))
-print(string.format("accuracy %d/%d = %.0f%%", correct, #data, 100 * correct / #data))
+local p = lg.sigmoid(X:matmul(w) + b):detach()
+local correct = p:gt(0.5):eq(Y):sum().data
+print(string.format("training accuracy %d/%d = %.1f%%", correct, n, 100 * correct / n))
+
+local ref = lg.data.read_csv(here .. "data/breast_cancer/sklearn_fit.csv")
+local dw = (w:detach():view(30) - ref:narrow(2, 2, 30):view(30)):abs():amax().data
+local db = math.abs(b:get(1) - ref:get(1, 1))
+print(string.format("against scikit-learn's fit: max |w - w_ref| = %.1e, |b - b_ref| = %.1e",
+                    dw, db))

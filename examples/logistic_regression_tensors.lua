@@ -1,5 +1,5 @@
--- The logistic regression of examples/logistic_regression.lua, vectorized: the same data
--- as one 100x2 tensor, p = sigmoid(X w + b) for every point at once, the same
+-- The logistic regression of examples/logistic_regression_values.lua, vectorized: the same
+-- data as one 100x2 tensor, p = sigmoid(X w + b) for every point at once, the same
 -- cross-entropy loss and gradient descent. It prints what the scalar version prints, to
 -- the last digit: the tensors' ops are the Values' ops, run over the elements.
 -- Run: build/luagrad examples/logistic_regression_tensors.lua

@@ -434,7 +434,9 @@ describe("random misuse", function ()
     end
     local calls = {}
     for name, f in pairs(lg) do
-      if type(f) == "function" and name ~= "type" then
+      if name == "save" then   -- no file is written: its path is always /dev/null
+        calls[#calls + 1] = function (_, y) return lg.save("/dev/null", y) end
+      elseif type(f) == "function" and name ~= "type" then
         calls[#calls + 1] = function (x, y) return f(x, y) end
       end
     end
