@@ -4,7 +4,8 @@
 #  c-alloc             the Nth allocation fails, for every N, through a Lua host's allocator
 #  asan-c-alloc        the same, built with AddressSanitizer + UBSan (leaks and UB fail it)
 #  asan-c-hostfn       the host-function host (tests/hostfn_test.lua), likewise
-#  valgrind-c-alloc    the same under valgrind, every 23rd N (valgrind is ~30x slower)
+#  valgrind-c-alloc    the same under valgrind, every 23rd N of every sweep (valgrind is ~30x
+#                      slower; the module alone has some 5,500 allocation points)
 #  asan-<spec>         every busted spec against an ASan + UBSan build of the module
 #  asan-c-data         the data readers and their mutated inputs, likewise
 #  fuzz-corpus         the committed fuzz corpus, replayed through an ASan + UBSan build

@@ -518,9 +518,9 @@ static const char *check_open =
   "local positions = debug.getregistry()['luagrad.positions']\n"
   "assert(getmetatable(positions).__mode == 'k', 'position table not weak')\n";
 
-static long sweep_open (void) {
+static long sweep_open (long stride) {
   long n, tried = 0;
-  for (n = 0; ; n++) {
+  for (n = 0; ; n += stride) {
     Host h = {-1, 0, 0, 0};
     lua_State *L = lua_newstate(host_alloc, &h);
     int status;
@@ -544,7 +544,7 @@ static long sweep_open (void) {
     }
     if (h.failed == 0) break;
   }
-  printf("opening the module: %ld allocation points tried\n", tried);
+  printf("opening the module: %ld allocation points tried (stride %ld)\n", tried, stride);
   return tried;
 }
 
@@ -778,7 +778,7 @@ int main (int argc, char **argv) {
   checkreference(ref);
   points += sweep(ref, 0, stride);
   points += sweep(ref, 1, stride);
-  points += sweep_open();
+  points += sweep_open(stride);
   points += sweep_reach(stride);
   points += sweep_compile(stride);
   points += sweep_tensors(stride);
