@@ -125,6 +125,34 @@ describe("lg.data.read_csv", function ()
     assert.are.equal(-inf, 1 / X:get(1, 3))   -- the sign of -0.0 is kept
   end)
 
+  it("reads a gzip-compressed file alike (or says why not)", function ()
+    local path = D .. "small.csv.gz"
+    if not data.gzip then
+      assert.has_error(function () data.read_csv(path) end, "luagrad.data.read_csv: '" ..
+        path .. "' is gzip-compressed, and this luagrad was built without zlib (install " ..
+        "zlib1g-dev and build again)")
+      return
+    end
+    local X, header = data.read_csv(path)
+    same({{5.1, 3.5, 0}, {-4.9, 3, 1}, {4.7, 0.25, 2}, {4.6, 0.031, 1}}, X)
+    assert.are.same({"x1", "x2", "y"}, header)
+    local twice = file(slurp(path) .. slurp(path))   -- two members are one text: the header
+    assert.has_error(function () data.read_csv(twice) end,   -- comes again at line 6
+      "luagrad.data.read_csv: '" .. twice .. "' line 6, column 1: 'x1' is not a number")
+  end)
+  it("refuses gzip data that is corrupt, truncated or followed by other bytes", function ()
+    if not data.gzip then return end
+    local gz = slurp(D .. "small.csv.gz")
+    local function fails (bytes, msg)
+      local path = file(bytes)
+      assert.has_error(function () data.read_csv(path) end,
+                       "luagrad.data.read_csv: '" .. path .. "' " .. msg)
+    end
+    fails(gz:sub(1, -6), "is truncated (its gzip data ends early)")
+    fails(gz .. "abc", "has bytes after its gzip data")
+    fails("\31\139\9" .. gz:sub(4), "is not valid gzip data (unknown compression method)")
+  end)
+
   describe("errors, word for word, naming the file", function ()
     local function fails (text, opts, msg)
       local path = file(text)

@@ -41,6 +41,23 @@ static const char *sizes (char *buf, int ndim, const int64_t *size) {
 }
 
 
+/* Raises the error of a gzip file's inflation, for data.lua's function fn. */
+static int gzerror (lua_State *L, const char *fn, const char *path, int err,
+                    const lg_Gunzip *g) {
+  char d[160];
+  switch (err) {
+    case LG_EMEM: return lgL_memerror(L);
+    case LGI_ENOZLIB:
+      return fail(L, fn, path, "is gzip-compressed, and this luagrad was built without "
+                               "zlib (install zlib1g-dev and build again)");
+    case LGI_EGZSHORT: return fail(L, fn, path, "is truncated (its gzip data ends early)");
+    case LGI_EGZAFTER: return fail(L, fn, path, "has bytes after its gzip data");
+    default:
+      snprintf(d, sizeof d, "is not valid gzip data (%s)", g->msg);
+      return fail(L, fn, path, d);
+  }
+}
+
 /* {==================================================================
 ** CSV
 ** =================================================================== */
@@ -102,8 +119,25 @@ static int64_t readheader (lua_State *L, const char *path, lg_CsvScan *s) {
   return k;
 }
 
+/* The text of the gzip-compressed file src[0..n), inflated into a new userdata on the
+   stack (measured first: one pass counts, the second writes); its length in *len. */
+static const char *gunziptext (lua_State *L, const char *path, const char *src, size_t n,
+                               size_t *len) {
+  lg_Work *W = lgL_getwork(L);
+  lg_Gunzip g;
+  char *out;
+  int err = lgI_gunzip(W, src, n, 0, NULL, 0, 1, &g);
+  if (err != LG_OK) gzerror(L, "read_csv", path, err, &g);
+  if (g.more > (uint64_t)(SIZE_MAX / 2)) lgL_memerror(L);
+  out = (char *)lgC_newuserdata(L, (size_t)g.more, 0);
+  err = lgI_gunzip(W, src, n, 0, out, (size_t)g.more, 1, &g);
+  if (err != LG_OK) gzerror(L, "read_csv", path, err, &g);
+  *len = g.got;
+  return out;
+}
+
 /* lg._data.csv(text, path, sep, header) -> a rows x columns float64 tensor, and the header
-   (an array of strings) or nil */
+   (an array of strings) or nil; text that starts as gzip does is inflated first */
 static int data_csv (lua_State *L) {
   size_t n, nsep;
   const char *text = checkstr(L, 1, "data.read_csv", &n);
@@ -118,6 +152,8 @@ static int data_csv (lua_State *L) {
   if (nsep != 1 || *sep == '"' || *sep == '\n' || *sep == '\r')
     return luaL_error(L, "luagrad.data.read_csv: bad separator");   /* data.lua checks it */
   lua_settop(L, 4);
+  if (lgI_isgzip(text, n)) text = gunziptext(L, path, text, n, &n);   /* at 5 */
+  else lua_pushnil(L);
   lgI_csvinit(&s, text, n, (unsigned char)*sep);
   if (header) nheader = readheader(L, path, &s);
   if ((err = lgI_csvshape(&s, &info)) != LG_OK) return csverror(L, path, err, &info);
@@ -127,7 +163,7 @@ static int data_csv (lua_State *L) {
   r = lgI_trec(lgL_newtensor(L, &d));
   if ((err = lgI_csvfill(&s, &info, (double *)r->data)) != LG_OK)
     return csverror(L, path, err, &info);
-  if (header) lua_pushvalue(L, 5);
+  if (header) lua_pushvalue(L, 6);
   else lua_pushnil(L);
   return 2;
 }
@@ -183,22 +219,6 @@ static void checklength (lua_State *L, const char *path, const lg_IdxHeader *h, 
   fail(L, "read_idx", path, d);
 }
 
-static int gzerror (lua_State *L, const char *path, int err, const lg_Gunzip *g) {
-  char d[160];
-  switch (err) {
-    case LG_EMEM: return lgL_memerror(L);
-    case LGI_ENOZLIB:
-      return fail(L, "read_idx", path, "is gzip-compressed, and this luagrad was built "
-                                       "without zlib (install zlib1g-dev and build again)");
-    case LGI_EGZSHORT: return fail(L, "read_idx", path, "is truncated (its gzip data ends "
-                                                         "early)");
-    case LGI_EGZAFTER: return fail(L, "read_idx", path, "has bytes after its gzip data");
-    default:
-      snprintf(d, sizeof d, "is not valid gzip data (%s)", g->msg);
-      return fail(L, "read_idx", path, d);
-  }
-}
-
 /* A new float64 tensor of the header's sizes. */
 static double *newidx (lua_State *L, const lg_IdxHeader *h) {
   lg_TDesc d;
@@ -215,18 +235,18 @@ static int readgz (lua_State *L, const char *path, const unsigned char *src, siz
   lg_Gunzip g;
   double *out;
   int err = lgI_gunzip(W, src, n, 0, head, sizeof head, 0, &g);
-  if (err != LG_OK) return gzerror(L, path, err, &g);
+  if (err != LG_OK) return gzerror(L, "read_idx", path, err, &g);
   if ((err = lgI_idxheader(head, g.got, &h)) != LG_OK)
     return idxerror(L, path, err, &h, g.got, 1);
   if (h.dbytes / MAXRATIO > n) {   /* more than n bytes can hold: measure before allocating */
     err = lgI_gunzip(W, src, n, h.hbytes, NULL, 0, 1, &g);
-    if (err != LG_OK) return gzerror(L, path, err, &g);
+    if (err != LG_OK) return gzerror(L, "read_idx", path, err, &g);
     checklength(L, path, &h, (size_t)g.more, 0, 1);
   }
   out = newidx(L, &h);
   err = lgI_gunzip(W, src, n, h.hbytes, (char *)out + h.numel * 8 - h.dbytes, h.dbytes, 1,
                    &g);
-  if (err != LG_OK) return gzerror(L, path, err, &g);
+  if (err != LG_OK) return gzerror(L, "read_idx", path, err, &g);
   checklength(L, path, &h, g.got, g.more, 1);
   lgI_idxdecode(h.type, (unsigned char *)out + h.numel * 8 - h.dbytes, h.numel, out);
   return 1;
