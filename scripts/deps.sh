@@ -5,7 +5,8 @@
 #   scripts/deps.sh         what `make test` needs: also busted, Graphviz, valgrind, tmux,
 #                           librsvg2-bin (rsvg-convert renders the plots' SVG in their spec),
 #                           and (optional) clang for the fuzzer
-#   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck (what CI runs)
+#   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck (what CI runs),
+#                           and Fashion-MNIST (examples/fashion_mnist.lua and its spec)
 # As root it runs apt-get, printing one line (apt's own output goes to a log, shown only if
 # it fails); otherwise it prints the exact command and fails. Optional packages are only
 # named when missing without root: without clang `make fuzz` skips with a message.
@@ -18,13 +19,15 @@ RUN="gcc make cmake pkg-config lua5.4 liblua5.4-dev libreadline-dev libopenblas-
 TEST="lua-busted graphviz valgrind tmux librsvg2-bin"
 EVERY_LUA="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit
   libluajit-5.1-dev luarocks lua-check"
+# the data of examples/fashion_mnist.lua, in /usr/share/datasets/fashion-mnist (30 MB)
+DATASETS="dataset-fashion-mnist"
 FUZZ="clang libclang-rt-14-dev"
 PACKAGES="$RUN $TEST"
 OPTIONAL=$FUZZ
 for opt in "$@"; do
   case $opt in
     --run) PACKAGES=$RUN; OPTIONAL="" ;;
-    --all) PACKAGES="$RUN $TEST $EVERY_LUA"; OPTIONAL=$FUZZ ;;
+    --all) PACKAGES="$RUN $TEST $EVERY_LUA $DATASETS"; OPTIONAL=$FUZZ ;;
     *) echo "usage: $0 [--run | --all]" >&2; exit 2 ;;
   esac
 done
