@@ -135,7 +135,7 @@ function Module:__call (...)
   return self:forward(...)
 end
 
-function Module:forward ()
+function Module.forward ()
   fail(2, "Module", "forward is not defined (give the module a forward method)")
 end
 
