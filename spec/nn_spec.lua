@@ -70,6 +70,13 @@ describe("nn.Linear", function ()
     assert.are.same(m.bias:totable(), again.bias:totable())
   end)
 
+  it("makes float32 parameters with {dtype = 'float32'} (an extension)", function ()
+    local m = nn.Linear(2, 2, {dtype = "float32"})
+    assert.are.equal("float32", m.weight.dtype)
+    assert.are.equal("float32", m.bias.dtype)
+    assert.are.equal("float32", m(lg.ones(3, 2, {dtype = "float32"})).dtype)
+  end)
+
   it("has weight then bias, or no bias with {bias = false}", function ()
     assert.are.equal("weight bias", names(nn.Linear(2, 3)))
     assert.are.equal("weight", names(nn.Linear(2, 3, {bias = false})))
@@ -83,6 +90,10 @@ describe("nn.Linear", function ()
                      "luagrad.nn.Linear: bad argument #2 (positive integer expected, got string)")
     assert.has_error(function () nn.Linear(2, 3, {bais = false}) end,
                      "luagrad.nn.Linear: unknown option 'bais'")
+    assert.has_error(function () nn.Linear(2, 3, {bias = 1}) end,
+                     "luagrad.nn.Linear: bad option 'bias' (boolean expected, got number)")
+    assert.has_error(function () nn.Linear(2, 3, {dtype = "int"}) end,
+                     "luagrad.nn.Linear: bad option 'dtype' ('float64' or 'float32' expected, got 'int')")
     local m = nn.Linear(2, 3)
     assert.has_error(function () m(lg.ones(4, 3)) end,
                      "luagrad.nn.Linear: input of shape {4, 3} has 3 features, expected 2")

@@ -286,6 +286,13 @@ function Linear:init (nin, nout, opts)
   checksize("Linear", 1, nin)
   checksize("Linear", 2, nout)
   opts = options(3, "Linear", 3, opts, {bias = true, dtype = true})
+  if opts.bias ~= nil and type(opts.bias) ~= "boolean" then
+    fail(3, "Linear", "bad option 'bias' (boolean expected, got %s)", typename(opts.bias))
+  end
+  if opts.dtype ~= nil and opts.dtype ~= "float64" and opts.dtype ~= "float32" then
+    fail(3, "Linear", "bad option 'dtype' ('float64' or 'float32' expected, got %s)",
+         type(opts.dtype) == "string" and "'" .. opts.dtype .. "'" or typename(opts.dtype))
+  end
   local bound = 1 / math.sqrt(nin)
   local dtype = {dtype = opts.dtype}
   self.nin, self.nout = nin, nout   -- numbers: not parameters
