@@ -384,6 +384,8 @@ describe("losses", function ()
        "luagrad.nn.mse_loss: input of shape {3, 1} and target of shape {3} differ"},
       {function () nn.hinge_loss(lg.ones(2), lg.ones(3)) end,
        "luagrad.nn.hinge_loss: scores of shape {2} and target of shape {3} differ"},
+      {function () nn.hinge_loss(lg.ones(2, 2), lg.tensor{{1, -1}, {0, 1}}) end,
+       "luagrad.nn.hinge_loss: target 0 at index 3 is not -1 or 1"},
       {function () nn.mse_loss({1}, lg.ones(1)) end,
        "luagrad.nn.mse_loss: bad argument #1 (tensor expected, got table)"},
       {function () nn.binary_cross_entropy_with_logits(lg.ones(1), 1) end,

@@ -493,6 +493,14 @@ end
 function M.hinge_loss (scores, target, opts)
   pair("hinge_loss", scores, target, "scores", "target")
   local r = reduction("hinge_loss", opts)
+  if target:numel() > 0 then   -- the first target that is neither -1 nor 1, if any
+    local flat = target:reshape(-1)
+    local ok = lg.no_grad(function () return flat:eq(1) + flat:eq(-1) end)
+    local i = ok:argmin()
+    if ok:get(i) == 0 then
+      fail(2, "hinge_loss", "target %.14g at index %d is not -1 or 1", flat:get(i), i)
+    end
+  end
   return reduce(lg.relu(1 - target * scores), r, scores:numel())
 end
 
