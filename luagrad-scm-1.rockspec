@@ -53,6 +53,7 @@ build = {
     ["luagrad.functional"] = "lua/luagrad/functional.lua",
     ["luagrad.tree"] = "lua/luagrad/tree.lua",
     ["luagrad.data"] = "lua/luagrad/data.lua",
+    ["luagrad.nn"] = "lua/luagrad/nn.lua",
     ["luagrad.options"] = "lua/luagrad/options.lua",
     ["luagrad.svg"] = "lua/luagrad/svg.lua",
     ["luagrad.contour"] = "lua/luagrad/contour.lua",

@@ -177,6 +177,38 @@ describe("examples/mlp.lua", function ()
   end)
 end)
 
+describe("examples/planar.lua", function ()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(succeeded("mkdir -p " .. dir))
+  local out, status = run(examples .. "/planar.lua " .. dir)
+
+  it("runs to the end", function ()
+    assert.are.equal(0, status, out)
+  end)
+
+  it("prints a falling loss every 1000 steps and at least 90% training accuracy", function ()
+    local losses = {}
+    for l in out:gmatch("loss (%d+%.%d+)\n") do losses[#losses + 1] = tonumber(l) end
+    assert.are.equal(10, #losses, out)
+    for i = 2, 10 do assert.is_true(losses[i] < losses[i - 1], out) end
+    assert.is_true(losses[10] < 0.2, out)
+    local accuracy = tonumber(out:match("accuracy (%d+%.%d)%% on the 400 training points"))
+    assert.is_true(accuracy >= 90, out)
+  end)
+
+  it("writes the decision boundary as an SVG file", function ()
+    local f = assert(io.open(dir .. "/planar.svg", "rb"))
+    local svg = f:read("*a")
+    f:close()
+    assert.truthy(svg:find("<svg", 1, true))
+    assert.truthy(svg:find('class="boundary"', 1, true))
+    assert.truthy(svg:find("One hidden layer of 4 tanh units on the flower", 1, true))
+  end)
+
+  teardown(function () os.execute("rm -rf " .. dir) end)
+end)
+
 describe("examples/plots.lua", function ()
   local dir = os.tmpname()
   os.remove(dir)
