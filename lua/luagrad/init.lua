@@ -21,6 +21,7 @@ lg.progress = part("luagrad.progress")   -- a progress line for training loops
 -- Parts loaded when first used, as fields of the module table: lg.data is the table that
 -- require("luagrad.data") returns (the compiled-in copy, where `require` is missing).
 local lazy = { data = "luagrad.data" }
+lazy.optim = "luagrad.optim"   -- lg.optim: the optimizers and schedulers
 local require, rawset, setmetatable = require, rawset, setmetatable
 setmetatable(lg, { __index = function (t, k)
   local name = lazy[k]
