@@ -333,7 +333,7 @@ function M.SGD (params, opts)
   return self
 end
 
-function SGD:_init () return {} end
+function SGD._init () return {} end
 
 function SGD:_update (p, g, s)
   local buf, first = s.momentum_buffer, false
@@ -542,8 +542,8 @@ local function wolfe (obj, x, t, d, f, g, gtd, tolerance_change)
     br, bf, bg = { 0, t }, { f, f_new }, { g, g_new }
   end
   local insuf = false
-  local low, high = 1, 2
-  if not (bf[1] <= bf[#bf]) then low, high = 2, 1 end
+  local low, high = 2, 1
+  if bf[1] <= bf[#bf] then low, high = 1, 2 end
   while not done and ls_iter < max_ls do
     if math.abs(br[2] - br[1]) * d_norm < tolerance_change then break end
     t = cubic(br[1], bf[1], bgtd[1], br[2], bf[2], bgtd[2])
