@@ -504,6 +504,8 @@ describe("errors", function ()
       "luagrad._optim_gather: bad argument #1 (array of Values expected, got table)")
     assert.has_error(function () lg._optim_scatter({ lg.value(1) + 1 }, lg.zeros(1)) end,
       "luagrad._optim_scatter: bad argument #1 (array of leaf Values expected, got table)")
+    assert.has_error(function () lg._optim_gather(1, lg.zeros(1)) end,
+      "luagrad._optim_gather: bad argument #1 (array of Values expected, got number)")
     assert.has_error(function () lg._optim_gather({ lg.value(1) }, lg.zeros(2)) end,
       "luagrad._optim_gather: bad argument #2 (float64 tensor of one element per Value " ..
       "expected, got tensor)")
@@ -513,5 +515,30 @@ end)
 describe("lg.optim", function ()
   it("is the table require('luagrad.optim') returns", function ()
     assert.are.equal(optim, lg.optim)
+  end)
+end)
+
+describe("errors are raised at the caller's line", function ()
+  local t = lg.zeros(2)
+  local function where (f)
+    local ok, e = pcall(f)
+    assert.is_false(ok)
+    return (e:match("^(.-):%d+: ") or e):match("optim_spec%.lua$")
+  end
+  local here = "optim_spec.lua"
+  it("for constructors, steps, schedulers and state dicts", function ()
+    assert.are.equal(here, where(function () optim.Adam({ t }, { lr = -1 }) end))
+    assert.are.equal(here, where(function () optim.AdamW({ "x" }) end))
+    assert.are.equal(here, where(function () optim.SGD({ t }, { nesterov = true }) end))
+    assert.are.equal(here, where(function () optim.RMSprop({ t }, { bad = 1 }) end))
+    assert.are.equal(here, where(function () optim.StepLR({}, 1) end))
+    assert.are.equal(here, where(function () optim.CosineAnnealingLR(optim.SGD({ t }), 0) end))
+    assert.are.equal(here, where(function () local o = optim.SGD({ t }); o.lr = -1; o:step() end))
+    assert.are.equal(here, where(function () optim.LBFGS({ t }):step(1) end))
+    local o = optim.SGD({ t }, { momentum = 0.5 })
+    local sd = o:state_dict()
+    sd.state[1] = { momentum_buffer = 3 }
+    assert.are.equal(here, where(function () o:load_state_dict(sd) end))
+    assert.are.equal(here, where(function () o:load_state_dict({}) end))
   end)
 end)

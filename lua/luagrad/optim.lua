@@ -12,7 +12,7 @@ if type(core) ~= "table" then core = require("luagrad.core") end
 local lg = core
 local options = loadpart and loadpart("luagrad.options") or require("luagrad.options")
 
-local error, getmetatable, ipairs, pairs = error, getmetatable, ipairs, pairs
+local error, getmetatable, ipairs, pairs, pcall = error, getmetatable, ipairs, pairs, pcall
 local setmetatable, type = setmetatable, type
 local huge = 1 / 0
 
@@ -48,14 +48,14 @@ local function linesearch (v) return v == "strong_wolfe", '"strong_wolfe" or nil
 
 -- The array of parameters: tensors and leaf Values. Returns a copy, the tensors' positions
 -- and the Values (with their positions).
-local function checkparams (fn, params)
+local function checkparams (fn, params, level)
   if type(params) ~= "table" or lg.type(params) ~= nil then
     error(format("luagrad.%s: bad argument #1 (array of tensors and Values expected, got %s)",
-                 fn, typename(params)), 4)
+                 fn, typename(params)), level)
   end
   local n = #params
   if n == 0 then
-    error(format("luagrad.%s: bad argument #1 (an empty parameter list)", fn), 4)
+    error(format("luagrad.%s: bad argument #1 (an empty parameter list)", fn), level)
   end
   local list, tensors, values, vpos = {}, {}, {}, {}
   for i = 1, n do
@@ -66,14 +66,14 @@ local function checkparams (fn, params)
       values[#values + 1], vpos[#vpos + 1] = p, i
     else
       error(format("luagrad.%s: bad argument #1 (tensor or leaf Value expected at index %d, " ..
-                   "got %s)", fn, i, t == "value" and "a computed Value" or typename(p)), 4)
+                   "got %s)", fn, i, t == "value" and "a computed Value" or typename(p)), level)
     end
     list[i] = p
   end
   for k, v in pairs(params) do
     if type(k) ~= "number" or k < 1 or k > n or k ~= math.floor(k) then
       error(format("luagrad.%s: bad argument #1 (an array expected, got the key %s)", fn,
-                   type(k) == "string" and "'" .. k .. "'" or typename(k)), 4)
+                   type(k) == "string" and "'" .. k .. "'" or typename(k)), level)
     end
     local _ = v
   end
@@ -84,11 +84,13 @@ local Optimizer = {}
 Optimizer.__index = Optimizer
 
 -- A new optimizer of class cls ("optim.Adam"): hyperparameters from opts over the defaults,
--- each checked by specs[name].
+-- each checked by specs[name]. Errors blame the caller's caller (level 3 here).
 local function new (cls, params, opts, defaults, specs)
   local fn = cls.name
-  local list, tensors, values, vpos = checkparams(fn, params)
-  opts = options.check(fn, opts, specs, 2)
+  local list, tensors, values, vpos = checkparams(fn, params, 4)
+  local ok, e = pcall(options.check, fn, opts, specs, 2)
+  if not ok then error((e:gsub("^.-(luagrad%.)", "%1", 1)), 3) end
+  opts = e
   local self = setmetatable({ params = list, state = {}, _tensors = tensors, _values = values,
                               _vpos = vpos }, cls)
   for k, v in pairs(defaults) do self[k] = v end
@@ -207,8 +209,9 @@ function Optimizer:state_dict ()
   return { state = st, param_groups = { group } }
 end
 
-local function sderror (self, fmt, ...)
-  error(format("luagrad.%s.load_state_dict: ", self.name) .. format(fmt, ...), 3)
+-- raises at the line that called load_state_dict, level frames up from sderror's caller
+local function sderror (self, level, fmt, ...)
+  error(format("luagrad.%s.load_state_dict: ", self.name) .. format(fmt, ...), level + 1)
 end
 
 -- Checks entry e (a table) of the state dict for parameter i; returns its copy, cast to
@@ -216,25 +219,25 @@ end
 local function loadentry (self, i, e)
   local p, names, out = self.params[i], self._statenames, {}
   if type(e) ~= "table" or lg.type(e) ~= nil then
-    sderror(self, "state[%d] is a %s, not a table", i, typename(e))
+    sderror(self, 3, "state[%d] is a %s, not a table", i, typename(e))
   end
   for k, x in pairs(e) do
     local kind = names[k]
     if kind == nil then
-      sderror(self, "state[%d] has an unknown entry %s", i,
+      sderror(self, 3, "state[%d] has an unknown entry %s", i,
               type(k) == "string" and "'" .. k .. "'" or "(a " .. type(k) .. " key)")
     elseif kind == "number" or lg.type(p) == "value" then
       if type(x) ~= "number" then
-        sderror(self, "state[%d].%s must be a number, got %s", i, k, typename(x))
+        sderror(self, 3, "state[%d].%s must be a number, got %s", i, k, typename(x))
       end
       out[k] = x
     elseif kind == "tensor" then
       if lg.type(x) ~= "tensor" then
-        sderror(self, "state[%d].%s must be a tensor, got %s", i, k, typename(x))
+        sderror(self, 3, "state[%d].%s must be a tensor, got %s", i, k, typename(x))
       end
       local a, b = table.concat(x.shape, ", "), table.concat(p.shape, ", ")
       if a ~= b then
-        sderror(self, "state[%d].%s has shape {%s}, the parameter {%s}", i, k, a, b)
+        sderror(self, 3, "state[%d].%s has shape {%s}, the parameter {%s}", i, k, a, b)
       end
       out[k] = lg.no_grad(function () return x:detach():to(p.dtype):contiguous():clone() end)
     else
@@ -253,24 +256,24 @@ function Optimizer:load_state_dict (sd)
   end
   local groups, st = sd.param_groups, sd.state
   if type(groups) ~= "table" or #groups ~= 1 or type(groups[1]) ~= "table" then
-    sderror(self, "param_groups must be an array of one table")
+    sderror(self, 2, "param_groups must be an array of one table")
   end
-  if type(st) ~= "table" then sderror(self, "state must be a table, got %s", typename(st)) end
+  if type(st) ~= "table" then sderror(self, 2, "state must be a table, got %s", typename(st)) end
   local group, n = groups[1], #self.params
   if type(group.params) ~= "table" or #group.params ~= n then
-    sderror(self, "the state dict has %s parameters, the optimizer %d",
+    sderror(self, 2, "the state dict has %s parameters, the optimizer %d",
             type(group.params) == "table" and #group.params or "no", n)
   end
   local hyper = {}
   for k, v in pairs(group) do
     if k ~= "params" and k ~= "initial_lr" then
       if self._specs[k] == nil then
-        sderror(self, "param_groups[1] has an unknown option %s",
+        sderror(self, 2, "param_groups[1] has an unknown option %s",
                 type(k) == "string" and "'" .. k .. "'" or "(a " .. type(k) .. " key)")
       end
       local ok, what = self._specs[k](v)
       if not ok then
-        sderror(self, "bad option '%s' (%s expected, got %s)", k, what, shown(v))
+        sderror(self, 2, "bad option '%s' (%s expected, got %s)", k, what, shown(v))
       end
       hyper[k] = copy(v)
     end
@@ -278,7 +281,7 @@ function Optimizer:load_state_dict (sd)
   local loaded, vals = {}, {}
   for i, e in pairs(st) do
     if type(i) ~= "number" or i < 1 or i > n or i ~= math.floor(i) then
-      sderror(self, "state has an entry for no parameter (%s)", shown(i))
+      sderror(self, 2, "state has an entry for no parameter (%s)", shown(i))
     end
     loaded[i] = loadentry(self, i, e)
   end
@@ -288,11 +291,11 @@ function Optimizer:load_state_dict (sd)
     vstate = {}
     for k, pos in ipairs(self._vpos) do
       local e = loaded[pos]
-      if e == nil then sderror(self, "state has no entry for parameter %d (a Value)", pos) end
+      if e == nil then sderror(self, 2, "state has no entry for parameter %d (a Value)", pos) end
       for name, x in pairs(e) do
         if self._statenames[name] == "number" then
           if vstate[name] ~= nil and vstate[name] ~= x then
-            sderror(self, "the Values' state.%s differ (%s and %s)", name, shown(vstate[name]),
+            sderror(self, 2, "the Values' state.%s differ (%s and %s)", name, shown(vstate[name]),
                     shown(x))
           end
           vstate[name] = x
@@ -355,12 +358,17 @@ local ADAM_STATE = { step = "number", exp_avg = "tensor", exp_avg_sq = "tensor",
 local Adam = class("optim.Adam", ADAM_NAMES, ADAM_SPECS, ADAM_STATE)
 local AdamW = class("optim.AdamW", ADAM_NAMES, ADAM_SPECS, ADAM_STATE)
 
-local function adam (cls, params, opts, wd)
-  return new(cls, params, opts, { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8,
-                                  weight_decay = wd, amsgrad = false }, cls._specs)
+local ADAM_DEFAULTS = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, amsgrad = false }
+function M.Adam (params, opts)
+  ADAM_DEFAULTS.weight_decay = 0
+  local self = new(Adam, params, opts, ADAM_DEFAULTS, ADAM_SPECS)
+  return self
 end
-function M.Adam (params, opts) return adam(Adam, params, opts, 0) end
-function M.AdamW (params, opts) return adam(AdamW, params, opts, 1e-2) end
+function M.AdamW (params, opts)
+  ADAM_DEFAULTS.weight_decay = 1e-2
+  local self = new(AdamW, params, opts, ADAM_DEFAULTS, ADAM_SPECS)
+  return self
+end
 
 local function adaminit (self, p)
   local s = { step = 0, exp_avg = lg.zeros_like(p), exp_avg_sq = lg.zeros_like(p) }
@@ -389,8 +397,9 @@ local RMSprop = class("optim.RMSprop",
   { step = "number", square_avg = "tensor", momentum_buffer = "tensor", grad_avg = "tensor" })
 
 function M.RMSprop (params, opts)
-  return new(RMSprop, params, opts, { lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0,
-                                      momentum = 0, centered = false }, RMSprop._specs)
+  local self = new(RMSprop, params, opts, { lr = 1e-2, alpha = 0.99, eps = 1e-8,
+                   weight_decay = 0, momentum = 0, centered = false }, RMSprop._specs)
+  return self
 end
 
 function RMSprop:_init (p)
@@ -733,11 +742,12 @@ function M.StepLR (opt, step_size, gamma)
   if gamma == nil then gamma = 0.1 end
   checkarg("optim.StepLR", 2, step_size, count)
   checkarg("optim.StepLR", 3, gamma, number)
-  return scheduler("optim.StepLR", opt, { step_size = step_size, gamma = gamma,
+  local self = scheduler("optim.StepLR", opt, { step_size = step_size, gamma = gamma,
     _lr = function (self, lr)
       if self.last_epoch == 0 or self.last_epoch % self.step_size ~= 0 then return lr end
       return lr * self.gamma
     end })
+  return self
 end
 
 -- CosineAnnealingLR(opt, T_max [, eta_min = 0]): PyTorch's recursive form, periodic past
@@ -746,7 +756,7 @@ function M.CosineAnnealingLR (opt, T_max, eta_min)
   if eta_min == nil then eta_min = 0 end
   checkarg("optim.CosineAnnealingLR", 2, T_max, count)
   checkarg("optim.CosineAnnealingLR", 3, eta_min, number)
-  return scheduler("optim.CosineAnnealingLR", opt, { T_max = T_max, eta_min = eta_min,
+  local self = scheduler("optim.CosineAnnealingLR", opt, { T_max = T_max, eta_min = eta_min,
     _lr = function (self, lr)
       local e, T, lo, base = self.last_epoch, self.T_max, self.eta_min, self.base_lr
       if e == 0 then return lr end
@@ -756,6 +766,7 @@ function M.CosineAnnealingLR (opt, T_max, eta_min)
       return (1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T)) *
              (lr - lo) + lo
     end })
+  return self
 end
 
 return M

@@ -120,7 +120,7 @@ static int optim_gather (lua_State *L) {
   const char *fn = "_optim_gather";
   size_t n, i;
   double *data, *grad = NULL;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_istable(L, 1)) lgL_argerror(L, fn, 1, "array of Values");
   n = (size_t)lua_rawlen(L, 1);
   data = pack(L, 2, fn, n);
   if (!lua_isnoneornil(L, 3)) grad = pack(L, 3, fn, n);
@@ -140,7 +140,7 @@ static int optim_scatter (lua_State *L) {
   const char *fn = "_optim_scatter";
   size_t n, i;
   const double *data;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_istable(L, 1)) lgL_argerror(L, fn, 1, "array of Values");
   n = (size_t)lua_rawlen(L, 1);
   data = pack(L, 2, fn, n);
   unguard(L);
