@@ -276,6 +276,31 @@ describe("state_dict", function ()
     assert.are.same(x:totable(), y:totable())
   end)
 
+  it("LBFGS over Values resumes from its history, and float32 tensors converge", function ()
+    local function run (opt, a, b)
+      return opt:step(function ()
+        opt:zero_grad()
+        local l = (1 - a) ^ 2 + 100 * (b - a * a) ^ 2
+        l:backward()
+        return l
+      end)
+    end
+    local a, b = lg.value(-1.5), lg.value(2)
+    local o1 = optim.LBFGS({ a, b }, { max_iter = 5 })
+    run(o1, a, b)
+    local a2, b2 = lg.value(a.data), lg.value(b.data)
+    local o2 = optim.LBFGS({ a2, b2 }, { max_iter = 5 })
+    o2:load_state_dict(o1:state_dict())
+    run(o1, a, b); run(o2, a2, b2)
+    assert.are.equal(a.data, a2.data)
+    assert.are.equal(b.data, b2.data)
+    local x = lg.tensor({ -1.5, 2 }, { dtype = "float32", requires_grad = true })
+    local o3 = optim.LBFGS({ x }, { line_search_fn = "strong_wolfe" })
+    for _ = 1, 3 do run(o3, x[1], x[2]) end
+    assert.are.equal("float32", x.dtype)
+    assert.is_true(math.abs(x:get(1) - 1) < 1e-4 and math.abs(x:get(2) - 1) < 1e-4)
+  end)
+
   local function sgd () return optim.SGD({ lg.zeros(2), lg.zeros(3) }, { momentum = 0.5 }) end
   local function sd () return sgd():state_dict() end
   local cases = {

@@ -226,6 +226,8 @@ local function loadentry (self, i, e)
     if kind == nil then
       sderror(self, 3, "state[%d] has an unknown entry %s", i,
               type(k) == "string" and "'" .. k .. "'" or "(a " .. type(k) .. " key)")
+    elseif kind == "any" then
+      out[k] = copy(x)   -- LBFGS's own entries
     elseif kind == "number" or lg.type(p) == "value" then
       if type(x) ~= "number" then
         sderror(self, 3, "state[%d].%s must be a number, got %s", i, k, typename(x))
@@ -240,8 +242,6 @@ local function loadentry (self, i, e)
         sderror(self, 3, "state[%d].%s has shape {%s}, the parameter {%s}", i, k, a, b)
       end
       out[k] = lg.no_grad(function () return x:detach():to(p.dtype):contiguous():clone() end)
-    else
-      out[k] = copy(x)   -- LBFGS's own entries
     end
   end
   return out
@@ -287,7 +287,7 @@ function Optimizer:load_state_dict (sd)
   end
   local state, vstate = {}, nil
   for _, i in ipairs(self._tensors) do state[i] = loaded[i] end
-  if #self._values > 0 and loaded[self._vpos[1]] ~= nil then
+  if #self._values > 0 and loaded[self._vpos[1]] ~= nil and not self._afterload then
     vstate = {}
     for k, pos in ipairs(self._vpos) do
       local e = loaded[pos]
