@@ -296,7 +296,14 @@ describe("state_dict", function ()
     assert.are.equal(b.data, b2.data)
     local x = lg.tensor({ -1.5, 2 }, { dtype = "float32", requires_grad = true })
     local o3 = optim.LBFGS({ x }, { line_search_fn = "strong_wolfe" })
-    for _ = 1, 3 do run(o3, x[1], x[2]) end
+    for _ = 1, 3 do
+      o3:step(function ()
+        o3:zero_grad()
+        local l = (1 - x[1]) ^ 2 + 100 * (x[2] - x[1] ^ 2) ^ 2
+        l:backward()
+        return l
+      end)
+    end
     assert.are.equal("float32", x.dtype)
     assert.is_true(math.abs(x:get(1) - 1) < 1e-4 and math.abs(x:get(2) - 1) < 1e-4)
   end)
