@@ -93,14 +93,15 @@ local function new (cls, params, opts, defaults, specs)
   opts = e
   local self = setmetatable({ params = list, state = {}, _tensors = tensors, _values = values,
                               _vpos = vpos }, cls)
-  for k, v in pairs(defaults) do self[k] = v end
-  for k, v in pairs(opts) do
-    if type(v) == "table" then   -- betas: a copy, so the caller's table is not shared
-      local c = {}
-      for i, x in ipairs(v) do c[i] = x end
-      v = c
+  for _, from in ipairs({ defaults, opts }) do
+    for k, v in pairs(from) do
+      if type(v) == "table" then   -- betas: a copy, shared with no other optimizer or caller
+        local c = {}
+        for i, x in ipairs(v) do c[i] = x end
+        v = c
+      end
+      self[k] = v
     end
-    self[k] = v
   end
   if #values > 0 then
     self._vdata = lg.zeros(#values)
