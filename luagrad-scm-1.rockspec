@@ -32,6 +32,7 @@ build = {
                   "src/core/blas.c", "src/core/random.c",
                   "src/core/tnode.c", "src/core/tops.c", "src/core/safetensors.c",
                   "src/core/csv.c", "src/core/idx.c", "src/core/gzip.c", "src/core/rows.c",
+                  "src/core/optim.c",
                   "src/graph/order.c", "src/graph/sweep.c", "src/graph/tape.c", "src/graph/kinds.c",
                   "src/graph/graphmode.c",
                   "src/graph/dot.c", "src/graph/arena.c",
@@ -39,7 +40,7 @@ build = {
                   "src/lua/tensorops.c",
                   "src/lua/ops.c", "src/lua/host.c",
                   "src/lua/custom.c", "src/lua/grad.c", "src/lua/value.c",
-                  "src/lua/compile.c", "src/lua/data.c", "src/lua/save.c", "src/lua/sys.c",
+                  "src/lua/compile.c", "src/lua/data.c", "src/lua/save.c", "src/lua/optim.c", "src/lua/sys.c",
                   "src/lua/open.c",
                   "src/lua/noembed.c" },
       defines = { "LUAGRAD_HAVE_ZLIB" },   -- gzip IDX files (lg.data.read_idx)
@@ -59,6 +60,7 @@ build = {
     ["luagrad.contour"] = "lua/luagrad/contour.lua",
     ["luagrad.plot"] = "lua/luagrad/plot.lua",
     ["luagrad.progress"] = "lua/luagrad/progress.lua",
+    ["luagrad.optim"] = "lua/luagrad/optim.lua",
   },
 }
 test = {

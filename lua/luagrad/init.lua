@@ -22,6 +22,7 @@ lg.progress = part("luagrad.progress")   -- a progress line for training loops
 -- require("luagrad.data") returns (the compiled-in copy, where `require` is missing).
 local lazy = { data = "luagrad.data" }
 lazy.nn = "luagrad.nn"                   -- modules and losses
+lazy.optim = "luagrad.optim"   -- lg.optim: the optimizers and schedulers
 local require, rawset, setmetatable = require, rawset, setmetatable
 setmetatable(lg, { __index = function (t, k)
   local name = lazy[k]

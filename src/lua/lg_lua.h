@@ -7,8 +7,8 @@
 ** from the op table), host.c (host functions' calls), custom.c (lg.custom), grad.c
 ** (derivatives as Values, forward mode, lg.gradients), value.c (Values' fields and methods),
 ** compile.c (lg.compile), data.c (the C side of luagrad.data), save.c (lg.save, lg.load:
-** safetensors files), sys.c (what the Lua parts need of the operating system), and open.c,
-** which opens them all. Only the binding includes lua.h. Never installed.
+** safetensors files), optim.c (the C side of luagrad.optim), sys.c (what the Lua parts need
+** of the operating system), and open.c, which opens them all. Only the binding includes lua.h. Never installed.
 */
 #ifndef LG_LUA_H
 #define LG_LUA_H
@@ -256,6 +256,9 @@ LGI_FUNC void lgL_opendata (lua_State *L, int module);
 
 /* ---- save.c: lg.save and lg.load (the format is core/safetensors.c's) ---------------- */
 LGI_FUNC void lgL_opensave (lua_State *L, int module);
+
+/* ---- optim.c: lg._optim_*, the C side of luagrad.optim (the loops are core/optim.c's) */
+LGI_FUNC void lgL_openoptim (lua_State *L, int module);
 
 /* ---- sys.c: lg._isatty(file) and lg._clock(), for progress.lua ------------------------ */
 LGI_FUNC void lgL_opensys (lua_State *L, int module);

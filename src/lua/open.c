@@ -30,6 +30,7 @@ int luaopen_luagrad_core (lua_State *L) {
   lgL_opencompile(L, module);
   lgL_opendata(L, module);
   lgL_opensave(L, module);
+  lgL_openoptim(L, module);
   lgL_opensys(L, module);
   lua_settop(L, module);
   return 1;
