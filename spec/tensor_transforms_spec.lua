@@ -193,6 +193,20 @@ describe("lg.grad and lg.value_and_grad on tensors", function ()
     H.near(12, g.k)
   end)
 
+  it("counts a tensor in an argument that is not differentiated, tree or not", function ()
+    local g = lg.grad(function (x, c) return (x * c[0]):sum() end, { argnums = 1 })(
+      lg.ones(2), { [0] = lg.tensor({ 3, 4 }) })
+    near({ 3, 4 }, g)
+  end)
+
+  it("differentiates at numbers through tensors it closes over, not at Values", function ()
+    local W = lg.tensor({ 1, 2, 3 })
+    H.near(6, lg.grad(function (x) return (W * x):sum() end)(2))
+    near({ 1, 2, 3 }, lg.jacobian(function (x) return W * x end)(2))
+    assert.has_error(function () lg.grad(function (x) return (W * x):sum() end)(lg.value(2)) end,
+                     NOTYET)   -- given a Value, the derivative would be recorded
+  end)
+
   it("refuses a tensor result, and nesting on tensors", function ()
     assert.has_error(function () lg.grad(function (w) return w * 2 end)(lg.ones(2)) end,
                      "luagrad.grad: the function must return a value or a number, got tensor")

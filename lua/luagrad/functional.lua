@@ -119,6 +119,17 @@ local function hastensor (flat)
   return false
 end
 
+-- Whether x holds a tensor anywhere (any key, read raw; never an error, even where a tree
+-- would be one: arguments that are not differentiated are not trees).
+local function containstensor (x, depth)
+  if lg.type(x) == "tensor" then return true end
+  if type(x) ~= "table" or lg.type(x) or depth > 64 then return false end
+  for _, v in next, x do
+    if containstensor(v, depth + 1) then return true end
+  end
+  return false
+end
+
 local function record (fn, f, args, argnums)
   local flat, defs, call = {}, {}, { n = args.n }
   for i = 1, args.n do call[i] = args[i] end
@@ -134,7 +145,7 @@ local function record (fn, f, args, argnums)
   -- number; nested, they are kept connected, and the core says what is not supported.
   local graph, ins, tensors = nested(), {}, hastensor(flat)
   for i = 1, args.n do   -- a tensor among the other arguments counts too
-    tensors = tensors or hastensor((tree.flatten(args[i], fn, "argument #" .. i)))
+    tensors = tensors or containstensor(args[i], 0)
   end
   for i, x in ipairs(flat) do
     if type(x) == "number" then ins[i] = lg.value(x)
@@ -410,7 +421,7 @@ function lg.hessian (f, opts)
                                                           argnums = argnums })
   return function (...)
     for i = 1, select("#", ...) do
-      if hastensor((tree.flatten((select(i, ...)), "hessian", "argument #" .. i))) then
+      if containstensor((select(i, ...)), 0) then
         error("luagrad.hessian: second derivatives of functions of tensors are not supported "
               .. "yet (first order only: lg.grad, lg.vjp and lg.jacrev work on tensors)", 2)
       end
@@ -442,7 +453,7 @@ function lg.jvp (f, primals, tangents)
   local t, ntangents = {}, rawlen(tangents)   -- read before f runs, which may change them
   local tdefs = {}
   for i = 1, ntangents do tdefs[i] = tree.flattento(rawget(tangents, i), t, "jvp", "tangent") end
-  if hastensor(t) or hastensor((tree.flatten(primals, "jvp", "primals"))) then
+  if hastensor(t) or containstensor(primals, 0) then
     error("luagrad.jvp: forward mode on tensors is not supported yet (lg.vjp works on "
           .. "tensors)", 2)
   end
