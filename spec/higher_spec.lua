@@ -390,20 +390,21 @@ describe("lg.gradients", function ()
   it("rejects bad arguments", function ()
     local x = lg.value(1)
     assert.has_error(function () lg.gradients("y", x) end,
-                     "luagrad.gradients: bad argument #1 (value or table expected, got string)")
+                     "luagrad.gradients: bad argument #1 (value, tensor or table expected, got string)")
     assert.has_error(function () lg.gradients(x, 3) end,
-                     "luagrad.gradients: bad argument #2 (value or table expected, got number)")
+                     "luagrad.gradients: bad argument #2 (value, tensor or table expected, got number)")
     assert.has_error(function () lg.gradients(x, { 3 }) end,
-                     "luagrad.gradients: bad argument #2 (value expected at index 1, got number)")
+                     "luagrad.gradients: bad argument #2 (value or tensor expected at index 1, "
+                     .. "got number)")
     assert.has_error(function () lg.gradients({ x, "y" }, x) end,
-                     "luagrad.gradients: bad argument #1 (number or value expected at index 2, "
+                     "luagrad.gradients: bad argument #1 (number, value or tensor expected at index 2, "
                      .. "got string)")
     assert.has_error(function () lg.gradients(x, x, 3) end,
                      "luagrad.gradients: bad argument #3 (table expected, got number)")
     assert.has_error(function () lg.gradients(x, x, { seeds = { 1, 2 } }) end,
                      "luagrad.gradients: bad option 'seeds' (1 expected, got 2)")
     assert.has_error(function () lg.gradients(x, x, { seeds = { "1" } }) end,
-                     "luagrad.gradients: bad option 'seeds' (number or value expected at "
+                     "luagrad.gradients: bad option 'seeds' (number, value or tensor expected at "
                      .. "index 1, got string)")
     assert.has_error(function () lg.gradients(x, x, { seed = 1 }) end,
                      "luagrad.gradients: unknown option 'seed'")

@@ -284,11 +284,12 @@ describe("lg.stop_gradient", function ()
   it("refuses anything else", function ()
     for _, c in ipairs({ { {}, "table" }, { "3", "string" }, { true, "boolean" } }) do
       assert.has_error(function () lg.stop_gradient(c[1]) end,
-                       "luagrad.stop_gradient: bad argument #1 (number or value expected, got "
-                       .. c[2] .. ")")
+                       "luagrad.stop_gradient: bad argument #1 (number, value or tensor "
+                       .. "expected, got " .. c[2] .. ")")
     end
     assert.has_error(function () lg.stop_gradient() end,
-                     "luagrad.stop_gradient: bad argument #1 (number or value expected, got no value)")
+                     "luagrad.stop_gradient: bad argument #1 (number, value or tensor "
+                     .. "expected, got no value)")
   end)
 end)
 

@@ -74,9 +74,13 @@ local function strict (x, flat, fn, what)
   return def, #flat - n
 end
 
+-- Results without their graph: a Value's number, a tensor detached.
 local function numbers (flat)
   local t = {}
-  for i, x in ipairs(flat) do t[i] = lg.type(x) == "value" and x.data or x end
+  for i, x in ipairs(flat) do
+    local k = lg.type(x)
+    t[i] = k == "value" and x.data or k == "tensor" and x:detach() or x
+  end
   return t
 end
 
@@ -108,6 +112,24 @@ f's results (packed, from index 2), the inputs (flat, argument after argument), 
 differentiated argument's def, and whether derivatives must be Values (inside a transform,
 or given Values).
 ]]
+local function hastensor (flat)
+  for _, x in ipairs(flat) do
+    if lg.type(x) == "tensor" then return true end
+  end
+  return false
+end
+
+-- Whether x holds a tensor anywhere (any key, read raw; never an error, even where a tree
+-- would be one: arguments that are not differentiated are not trees).
+local function containstensor (x, depth)
+  if lg.type(x) == "tensor" then return true end
+  if type(x) ~= "table" or lg.type(x) or depth > 64 then return false end
+  for _, v in next, x do
+    if containstensor(v, depth + 1) then return true end
+  end
+  return false
+end
+
 local function record (fn, f, args, argnums)
   local flat, defs, call = {}, {}, { n = args.n }
   for i = 1, args.n do call[i] = args[i] end
@@ -118,9 +140,17 @@ local function record (fn, f, args, argnums)
     end
     defs[j] = tree.flattento(args[a], flat, fn, "argument #" .. a)
   end
-  local graph, ins = nested(), {}
+  -- With tensors, derivatives are first order (no create_graph on tensors yet): outside
+  -- any transform each tensor is a fresh leaf requiring grad and each Value is taken by its
+  -- number; nested, they are kept connected, and the core says what is not supported.
+  local graph, ins, tensors = nested(), {}, hastensor(flat)
+  for i = 1, args.n do   -- a tensor among the other arguments counts too
+    tensors = tensors or containstensor(args[i], 0)
+  end
   for i, x in ipairs(flat) do
     if type(x) == "number" then ins[i] = lg.value(x)
+    elseif tensors and not graph then
+      ins[i] = lg.type(x) == "tensor" and x:detach():requires_grad_(true) or lg.value(x.data)
     else
       ins[i] = x + 0
       graph = true
@@ -277,6 +307,67 @@ local function jacobianof (outs, ins, mode, graph)
   return J
 end
 
+local function sizes (x) return lg.type(x) == "tensor" and x.shape or {} end
+
+local function numel (shape)
+  local n = 1
+  for _, k in ipairs(shape) do n = n * k end
+  return n
+end
+
+-- Gradient g (a tensor or number) as a flat array of numbers.
+local function flatnumbers (g)
+  if lg.type(g) == "tensor" then return g:reshape(-1):totable() end
+  return { g }
+end
+
+--[[
+The Jacobian of outs (flat leaves: tensors, Values, numbers) with respect to ins, first order,
+in PyTorch's layout: J[i][j] of shape out_i.shape .. in_j.shape (a Value or number has no
+dimensions; with none at all it is a number), one reverse sweep per output element. Returns
+one result per input, each J[.][j] for one output or the array of them for several.
+]]
+local function tjacobian (outs, ins)
+  local J = {}
+  for j = 1, #ins do J[j] = {} end
+  for i, y in ipairs(outs) do
+    local rows = {}
+    for j = 1, #ins do rows[j] = {} end
+    if lg.type(y) == "tensor" then
+      local seed = lg.zeros(y.shape, { dtype = y.dtype })
+      local flat = seed:reshape(-1)
+      for e = 1, numel(y.shape) do
+        flat[e] = 1
+        local g = lg.gradients(y, ins, { seeds = seed })
+        flat[e] = 0
+        for j = 1, #ins do rows[j][e] = flatnumbers(g[j]) end
+      end
+    elseif lg.type(y) == "value" then
+      local g = lg.gradients(y, ins)
+      for j = 1, #ins do rows[j][1] = flatnumbers(g[j]) end
+    else   -- a number: no derivative
+      for j = 1, #ins do
+        local z = {}
+        for k = 1, numel(sizes(ins[j])) do z[k] = 0 end
+        rows[j][1] = z
+      end
+    end
+    for j, x in ipairs(ins) do
+      local shape = {}
+      for _, k in ipairs(sizes(y)) do shape[#shape + 1] = k end
+      for _, k in ipairs(sizes(x)) do shape[#shape + 1] = k end
+      if #shape == 0 then J[j][i] = rows[j][1][1]
+      else
+        local dtype = lg.type(x) == "tensor" and x.dtype or nil
+        J[j][i] = lg.tensor(rows[j], { dtype = dtype }):reshape(shape)
+      end
+    end
+  end
+  local res = {}
+  for j = 1, #ins do res[j] = #outs == 1 and J[j][1] or J[j] end
+  return spread(res, 1, #ins)
+end
+
 --[[
 lg.jacobian(f [, {mode = "forward" | "reverse", argnums = ...}]) -> a function returning the
 Jacobian of f's results at its arguments: an array of rows, one per output, each an array
@@ -293,6 +384,13 @@ function lg.jacobian (f, opts)
     local r, ins, _, graph = record("jacobian", f, args, argnums or all(args.n))
     local outs = {}
     for i = 2, r.n do strict(r[i], outs, "jacobian", "result") end
+    if not graph and (hastensor(outs) or hastensor(ins)) then
+      if mode == "forward" then
+        error("luagrad.jacobian: forward mode on tensors is not supported yet (lg.jacrev, or "
+              .. "mode = \"reverse\", works on tensors)", 2)
+      end
+      return tjacobian(outs, ins)
+    end
     return jacobianof(outs, ins, mode, graph)
   end
 end
@@ -319,8 +417,17 @@ here (bench W5b): each row's sweep visits only what that gradient entry depends 
 function lg.hessian (f, opts)
   checkfunction(f, "hessian")
   local argnums, _, mode = options(opts, "hessian", { argnums = true, mode = true })
-  return lg.jacobian(lg.grad(f, { argnums = argnums }), { mode = mode or "reverse",
+  local h = lg.jacobian(lg.grad(f, { argnums = argnums }), { mode = mode or "reverse",
                                                           argnums = argnums })
+  return function (...)
+    for i = 1, select("#", ...) do
+      if containstensor((select(i, ...)), 0) then
+        error("luagrad.hessian: second derivatives of functions of tensors are not supported "
+              .. "yet (first order only: lg.grad, lg.vjp and lg.jacrev work on tensors)", 2)
+      end
+    end
+    return h(...)
+  end
 end
 
 local function checkarray (x, fn, arg)
@@ -346,6 +453,10 @@ function lg.jvp (f, primals, tangents)
   local t, ntangents = {}, rawlen(tangents)   -- read before f runs, which may change them
   local tdefs = {}
   for i = 1, ntangents do tdefs[i] = tree.flattento(rawget(tangents, i), t, "jvp", "tangent") end
+  if hastensor(t) or containstensor(primals, 0) then
+    error("luagrad.jvp: forward mode on tensors is not supported yet (lg.vjp works on "
+          .. "tensors)", 2)
+  end
   local r, ins, defs, graph = record("jvp", f, args, all(args.n))
   local fits = #t == #ins and ntangents == args.n
   for i = 1, ntangents do fits = fits and defs[i] ~= nil and tree.same(defs[i], tdefs[i]) end
@@ -368,6 +479,35 @@ function lg.jvp (f, primals, tangents)
     results[m + k], dpos = tree.unflatten(odefs[k], dout, dpos)
   end
   return spread(results, 1, 2 * m)
+end
+
+local function shapeof (t) return "{" .. table.concat(t.shape, ", ") .. "}" end
+
+local function sameshape (a, b)
+  local p, q = a.shape, b.shape
+  if #p ~= #q then return false end
+  for i = 1, #p do
+    if p[i] ~= q[i] then return false end
+  end
+  return true
+end
+
+-- Cotangent i (x) for the result out, on a graph with tensors (first order): a tensor of a
+-- tensor's shape, a number (a Value's) for a Value or number.
+local function checkcotangent (out, x, i)
+  if lg.type(out) == "tensor" then
+    if lg.type(x) ~= "tensor" or not sameshape(out, x) then
+      error(format("luagrad.vjp: cotangent %d must be a tensor of shape %s (its result's), got "
+                   .. "%s", i, shapeof(out), lg.type(x) == "tensor" and "shape " .. shapeof(x)
+                   or typename(x)), 3)
+    end
+    return x
+  end
+  if lg.type(x) == "tensor" then
+    error(format("luagrad.vjp: cotangent %d must be a number or value (as its result), got "
+                 .. "tensor", i), 3)
+  end
+  return lg.type(x) == "value" and x.data or x
 end
 
 --[[
@@ -398,8 +538,10 @@ function lg.vjp (f, ...)
                    .. "(%s in %d)", count(#c, "number"), given, count(#outs, "number"), m), 2)
     end
     local values = graph or nested()
-    for _, x in ipairs(c) do
-      if lg.type(x) == "value" then values = true end
+    local tensors = not values and (hastensor(outs) or hastensor(ins))
+    for i, x in ipairs(c) do
+      if tensors then c[i] = checkcotangent(outs[i], x, i) end
+      if lg.type(x) == "value" and not tensors then values = true end
     end
     return shaped(defs, lg.gradients(outs, ins, { seeds = c, create_graph = values }))
   end

@@ -88,15 +88,34 @@ end
 -- Appends the numbers of x (a number or nested arrays of them) to flat, depth first; returns
 -- x's shape (true for a number, else a table of its elements' shapes), or nil and what is
 -- wrong, where: path names x ("index 2", then "inputs[2][1]" inside).
-local function flatten (x, flat, path, nest)
+-- Tensor x's numbers appended to flat, each named in names by its argument and index.
+local function flattentensor (x, flat, names, arg)
+  local shape, first = x.shape, #flat
+  local numbers = x:reshape(-1):totable()
+  for e = 1, #numbers do
+    local index, rest = "", e - 1
+    for d = #shape, 1, -1 do
+      local k = rest % shape[d]
+      index = format(d == #shape and "%d%s" or "%d, %s", k + 1, index)
+      rest = (rest - k) / shape[d]
+    end
+    flat[first + e] = numbers[e]
+    names[first + e] = format("input %d element {%s}", arg, index)
+  end
+  return { tensor = shape, n = #numbers }
+end
+
+local function flatten (x, flat, path, nest, names, arg)
   if type(x) == "number" then
     flat[#flat + 1] = x
     return true
+  elseif lg.type(x) == "tensor" then
+    return flattentensor(x, flat, names, arg)
   elseif type(x) == "table" and lg.type(x) == nil and nest < 64 then
     local shape = {}
     for i = 1, #x do
       local inner = nest == 1 and path:gsub("^index ", "inputs[") .. "]" or path
-      local s, bad = flatten(x[i], flat, format("%s[%d]", inner, i), nest + 1)
+      local s, bad = flatten(x[i], flat, format("%s[%d]", inner, i), nest + 1, names, arg)
       if s == nil then return nil, bad end
       shape[i] = s
     end
@@ -128,9 +147,9 @@ local function checkargs (fn, f, inputs, opts)
     error(format("luagrad.%s: bad argument #2 (table expected, got %s)", fn,
                  typename(inputs)), 3)
   end
-  local flat, shapes, nested = {}, { n = #inputs }, false
+  local flat, shapes, nested, names = {}, { n = #inputs }, false, {}
   for i = 1, #inputs do
-    local shape, bad = flatten(inputs[i], flat, format("index %d", i), 1)
+    local shape, bad = flatten(inputs[i], flat, format("index %d", i), 1, names, i)
     if shape == nil then
       error(format("luagrad.%s: bad argument #2 (number expected %s)", fn, bad), 3)
     end
@@ -146,7 +165,8 @@ local function checkargs (fn, f, inputs, opts)
   if nested then
     g = function (...) return f(unflattenall(shapes, { ... })) end
   end
-  return g, flat, opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
+  for k = 1, #flat do names[k] = names[k] or format("input %d", k) end
+  return g, flat, opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3, names
 end
 
 -- f at fresh leaves for inputs: the leaves, and f's Value (anything else is an error).
@@ -191,8 +211,8 @@ when |backward - difference| <= atol + rtol * |difference|. opts: eps (1e-6), at
 rtol (1e-3). report names the worst input and both numbers.
 ]]
 function lg.gradcheck (f, inputs, opts)
-  local eps, atol, rtol
-  f, inputs, eps, atol, rtol = checkargs("gradcheck", f, inputs, opts)
+  local eps, atol, rtol, names
+  f, inputs, eps, atol, rtol, names = checkargs("gradcheck", f, inputs, opts)
   local leaves, y = record("gradcheck", f, inputs)
   y:backward()
   local back = {}
@@ -200,7 +220,7 @@ function lg.gradcheck (f, inputs, opts)
   local ok, i, worst = compare(f, inputs, back, eps, atol, rtol)
   if worst == nil then return true, "no inputs" end
   return ok, (ok and "gradients agree; closest to failing: " or "gradients differ at ") ..
-             format("input %d ", i) .. worst
+             names[i] .. " " .. worst
 end
 
 --[[
@@ -210,8 +230,8 @@ gradient (itself Values, create_graph), against central differences of that grad
 report names the worst entry: d/d(input j) of d/d(input i).
 ]]
 function lg.gradgradcheck (f, inputs, opts)
-  local eps, atol, rtol
-  f, inputs, eps, atol, rtol = checkargs("gradgradcheck", f, inputs, opts)
+  local eps, atol, rtol, names
+  f, inputs, eps, atol, rtol, names = checkargs("gradgradcheck", f, inputs, opts)
   local ok, worst, wscore = true, nil, -1
   record("gradgradcheck", f, inputs)
   for i = 1, #inputs do
@@ -225,7 +245,7 @@ function lg.gradgradcheck (f, inputs, opts)
     if not oki then ok = false end
     if score > wscore then
       wscore = score
-      worst = format("d/d(input %d) of d/d(input %d) ", j, i) .. w
+      worst = format("d/d(%s) of d/d(%s) ", names[j], names[i]) .. w
     end
   end
   if worst == nil then return true, "no inputs" end

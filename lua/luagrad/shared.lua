@@ -47,6 +47,11 @@ M.spread = spread
 -- elements' shapes), and the new pos.
 local function unflatten (shape, flat, pos)
   if shape == true then return flat[pos + 1], pos + 1 end
+  if shape.tensor then   -- a tensor's elements (Values: lg.stack keeps them connected)
+    local list = {}
+    for i = 1, shape.n do list[i] = flat[pos + i] end
+    return core.stack(list):reshape(shape.tensor), pos + shape.n
+  end
   local t = {}
   for i = 1, #shape do t[i], pos = unflatten(shape[i], flat, pos) end
   return t, pos

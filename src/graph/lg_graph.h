@@ -25,6 +25,12 @@ LGI_FUNC int lgI_backwardt (lg_Work *W, lg_Value *root, const struct lg_TDesc *g
 /* grads[j] := d(sum of seeds[i] * outs[i]) / d(ins[j]); no grad changes. */
 LGI_FUNC int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds,
                             size_t nout, lg_Value *const *ins, size_t nin, double *grads);
+/* The same with tensors among outs (seeded by the tensors tseeds[i], NULL for a Value) and
+   ins (their gradients added into the zeroed contiguous tensors tgrads[j], NULL for a
+   Value, whose gradient goes to grads[j]). */
+LGI_FUNC int lgI_gradientst (lg_Work *W, lg_Value *const *outs, const double *seeds,
+                             lg_Value *const *tseeds, size_t nout, lg_Value *const *ins,
+                             size_t nin, double *grads, lg_Value *const *tgrads);
 /* Forward mode: touts[i] := d(outs[i]) in the direction tins of ins (whose own
    dependencies are ignored). */
 LGI_FUNC int lgI_jvp (lg_Work *W, lg_Value *const *ins, const double *tins, size_t nin,

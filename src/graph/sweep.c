@@ -146,6 +146,56 @@ int lgI_gradients (lg_Work *W, lg_Value *const *outs, const double *seeds, size_
   return LG_OK;
 }
 
+/* lgI_gradients over tensors too: a root that is a tensor is seeded by the tensor
+   tseeds[i] (NULL for a Value root, seeded by seeds[i]); an input that is a tensor gets its
+   adjoint added into tgrads[j], a contiguous tensor of its sizes (zero where the sweep does
+   not reach it), and a Value input's goes to grads[j]. No grad changes. */
+int lgI_gradientst (lg_Work *W, lg_Value *const *outs, const double *seeds,
+                    lg_Value *const *tseeds, size_t nout, lg_Value *const *ins, size_t nin,
+                    double *grads, lg_Value *const *tgrads) {
+  size_t i;
+  int err = lgI_toposortn(W, outs, nout);
+  if (err != LG_OK) return err;
+  if (lgI_reservex(W, 2 * W->maxn) != LG_OK) {
+    lgI_unmark(W);
+    return LG_EMEM;
+  }
+  for (i = 0; i < nout && err == LG_OK; i++) {
+    const lg_TensorRec *s;
+    lg_TDesc d;
+    void *adj;
+    if (tseeds[i] == NULL) {
+      outs[i]->adj += seeds[i];
+      continue;
+    }
+    s = lgI_trec(tseeds[i]);
+    lgI_tcontig(&lgI_trec(outs[i])->d, &d);
+    if ((adj = lgI_tadj(W, outs[i])) == NULL) err = LG_EMEM;
+    else err = lgI_taxpy(&d, adj, 1.0, &s->d, s->data);
+  }
+  if (err != LG_OK) {
+    abandonsweep(W);
+    return err;
+  }
+  if ((err = pushall(W)) != LG_OK) return err;   /* abandoned already */
+  for (i = 0; i < nin && err == LG_OK; i++) {
+    const lg_TensorRec *r;
+    lg_TensorRec *g;
+    lg_TDesc d;
+    if (tgrads[i] == NULL) {
+      grads[i] = ins[i]->adj;   /* 0 outside the graph */
+      continue;
+    }
+    r = lgI_trec(ins[i]);
+    if (r->adj == NULL) continue;   /* not reached: zero */
+    g = lgI_trec(tgrads[i]);
+    lgI_tcontig(&r->d, &d);
+    err = lgI_taxpy(&g->d, g->data, 1.0, &d, r->adj);
+  }
+  abandonsweep(W);
+  return err;
+}
+
 /* ---- forward mode ------------------------------------------------------------------ */
 
 /* Tangents flow forward, each node's by its kind's step. */

@@ -425,12 +425,33 @@ static void sweepgraph (lua_State *L, const Graph *G, int adj, const char *fn) {
 ** Arguments: one Value or number, or an array of them
 ** =================================================================== */
 
+/* What a list may hold besides Values: numbers (outputs, seeds) and tensors (lg.gradients). */
+#define LNUMBERS 1
+#define LTENSORS 2
+
+/* Whether the value at i is one a list of kinds may hold. */
+static int allowed (lua_State *L, int i, int kinds) {
+  return lgL_tovalue(L, i) != NULL || ((kinds & LNUMBERS) && lua_type(L, i) == LUA_TNUMBER)
+         || ((kinds & LTENSORS) && lgL_totensor(L, i) != NULL);
+}
+
+/* "value", "number or value", "value or tensor", "number, value or tensor", then with
+   table, "... or table" */
+static const char *kindsname (int kinds, int table) {
+  static const char *const names[2][4] = {
+    {"value", "number or value", "value or tensor", "number, value or tensor"},
+    {"value or table", "number, value or table", "value, tensor or table",
+     "number, value, tensor or table"}};
+  return names[table != 0][kinds & 3];
+}
+
 /* Puts in place of the argument at arg an array the call owns: a raw copy of the array
-   given, or a new one holding a lone Value (or number if numbers); returns whether it was an
-   array. The copy anchors every Value the call reads for as long as it runs: a callback
-   (a custom function's backward, a finalizer) may empty or refill the caller's array, but
-   never this one. Arrays are read raw, as everywhere in luagrad: metamethods are ignored. */
-static int ownlist (lua_State *L, int arg, const char *fn, int numbers) {
+   given, or a new one holding a lone Value (or number, or tensor, as kinds allows); returns
+   whether it was an array. The copy anchors every Value the call reads for as long as it
+   runs: a callback (a custom function's backward, a finalizer) may empty or refill the
+   caller's array, but never this one. Arrays are read raw, as everywhere in luagrad:
+   metamethods are ignored. */
+static int ownlist (lua_State *L, int arg, const char *fn, int kinds) {
   int waslist = lua_type(L, arg) == LUA_TTABLE;
   if (waslist) {
     lua_Integer i, n = (lua_Integer)lua_rawlen(L, arg);
@@ -442,8 +463,8 @@ static int ownlist (lua_State *L, int arg, const char *fn, int numbers) {
     }
   }
   else {
-    if (lgL_tovalue(L, arg) == NULL && !(numbers && lua_type(L, arg) == LUA_TNUMBER))
-      lgL_argerror(L, fn, arg, "value or table");
+    if (!allowed(L, arg, kinds))
+      lgL_argerror(L, fn, arg, kindsname(kinds & ~LNUMBERS, 1));
     lua_createtable(L, 1, 0);
     lua_pushvalue(L, arg);
     lua_rawseti(L, -2, 1);
@@ -452,24 +473,24 @@ static int ownlist (lua_State *L, int arg, const char *fn, int numbers) {
   return waslist;
 }
 
-/* Checks that element i of the list at arg is a Value (or, if numbers, a number). */
-static void checkelement (lua_State *L, int arg, lua_Integer i, const char *fn, int numbers) {
+/* Checks that element i of the list at arg is one of kinds. */
+static void checkelement (lua_State *L, int arg, lua_Integer i, const char *fn, int kinds) {
   lua_rawgeti(L, arg, (int)i);
-  if (lgL_tovalue(L, -1) == NULL && !(numbers && lua_type(L, -1) == LUA_TNUMBER))
-    lgL_argerrorat(L, fn, arg, numbers ? "number or value" : "value", i, -1);
+  if (!allowed(L, -1, kinds)) lgL_argerrorat(L, fn, arg, kindsname(kinds, 0), i, -1);
   lua_pop(L, 1);
 }
 
-static lua_Integer checklist (lua_State *L, int arg, const char *fn, int numbers) {
+static lua_Integer checklist (lua_State *L, int arg, const char *fn, int kinds) {
   lua_Integer i, n = (lua_Integer)lua_rawlen(L, arg);
   if (n > INT32_MAX / 2) luaL_error(L, "luagrad.%s: list too long", fn);
-  for (i = 1; i <= n; i++) checkelement(L, arg, i, fn, numbers);
+  for (i = 1; i <= n; i++) checkelement(L, arg, i, fn, kinds);
   return n;
 }
 
 /* The seeds (or tangents) option at opt, made a list as long as n (default: ones); pushed.
    Whether any is a Value. */
-static int seedlist (lua_State *L, int opt, lua_Integer n, const char *fn, const char *field) {
+static int seedlist (lua_State *L, int opt, lua_Integer n, const char *fn, const char *field,
+                     int kinds) {
   lua_Integer i;
   int values = 0;
   if (opt == 0 || (lua_pushstring(L, field), lua_rawget(L, opt), lua_isnil(L, -1))) {
@@ -486,15 +507,15 @@ static int seedlist (lua_State *L, int opt, lua_Integer n, const char *fn, const
     lua_insert(L, -2);
     lua_rawseti(L, -2, 1);
   }
-  else ownlist(L, lua_gettop(L), fn, 1);   /* a copy, as the lists are */
+  else ownlist(L, lua_gettop(L), fn, LNUMBERS);   /* a copy, as the lists are */
   if ((lua_Integer)lua_rawlen(L, -1) != n)
     luaL_error(L, "luagrad.%s: bad option '%s' (%d expected, got %d)", fn, field, (int)n,
                (int)lua_rawlen(L, -1));
   for (i = 1; i <= n; i++) {
     lua_rawgeti(L, -1, (int)i);
     if (lgL_tovalue(L, -1) != NULL) values = 1;
-    else if (lua_type(L, -1) != LUA_TNUMBER)
-      lgL_opterror(L, fn, field, "number or value", i, -1);
+    else if (!allowed(L, -1, kinds))
+      lgL_opterror(L, fn, field, kindsname(kinds, 0), i, -1);
     lua_pop(L, 1);
   }
   return values;
@@ -599,13 +620,13 @@ static void gradgraph (lua_State *L, int outs, int seeds, int ins, int res, lua_
    input (tangents); returns whether the inputs were a list, and sets *m, *n and *graph. */
 static int prepare (lua_State *L, const char *fn, const char *field, int perinput,
                     lua_Integer *m, lua_Integer *n, int *graph) {
-  int waslist, values;
+  int waslist, values, t = perinput ? 0 : LTENSORS;   /* lg.gradients takes tensors */
   lua_settop(L, 3);
   if (!lua_isnil(L, 3) && lua_type(L, 3) != LUA_TTABLE) lgL_argerror(L, fn, 3, "table");
-  ownlist(L, 1, fn, 1);
-  waslist = ownlist(L, 2, fn, 0);
-  *m = checklist(L, 1, fn, 1);
-  *n = checklist(L, 2, fn, 0);
+  ownlist(L, 1, fn, LNUMBERS | t);
+  waslist = ownlist(L, 2, fn, t);
+  *m = checklist(L, 1, fn, LNUMBERS | t);
+  *n = checklist(L, 2, fn, t);
   if (!lua_isnil(L, 3)) {
     const char *names[3];
     names[0] = field;
@@ -614,17 +635,132 @@ static int prepare (lua_State *L, const char *fn, const char *field, int perinpu
     lgL_checkoptions(L, 3, fn, names);
   }
   *graph = lua_isnil(L, 3) ? 0 : lgL_optboolean(L, 3, "create_graph", fn);
-  values = seedlist(L, lua_isnil(L, 3) ? 0 : 3, perinput ? *n : *m, fn, field);
+  values = seedlist(L, lua_isnil(L, 3) ? 0 : 3, perinput ? *n : *m, fn, field, LNUMBERS | t);
   if (values) *graph = 1;
   lua_createtable(L, (int)*n, 0);   /* the results */
   return waslist;
+}
+
+/* Whether any element of the list at list (n elements) is a tensor. */
+static int anytensorin (lua_State *L, int list, lua_Integer n) {
+  lua_Integer i;
+  int any = 0;
+  for (i = 1; i <= n && !any; i++) {
+    lua_rawgeti(L, list, (int)i);
+    any = lgL_totensor(L, -1) != NULL;
+    lua_pop(L, 1);
+  }
+  return any;
+}
+
+static int sameshape (const lg_TensorRec *a, const lg_TensorRec *b) {
+  return a->d.ndim == b->d.ndim &&
+         memcmp(a->d.size, b->d.size, (size_t)a->d.ndim * sizeof(int64_t)) == 0;
+}
+
+/* Each tensor output's seed must be a tensor of its shape, and a tensor seeds only a
+   tensor; given tells whether the seeds were given (else they are all 1). */
+static void checktseeds (lua_State *L, int outs, int seeds, lua_Integer m, int given) {
+  lua_Integer i;
+  for (i = 1; i <= m; i++) {
+    lg_Value *o, *sd;
+    lua_rawgeti(L, outs, (int)i);
+    lua_rawgeti(L, seeds, (int)i);
+    o = lgL_totensor(L, -2);
+    sd = lgL_totensor(L, -1);
+    if (o == NULL && sd != NULL)
+      lgL_opterror(L, "gradients", "seeds", "number or value", i, -1);
+    if (o != NULL && !given)
+      luaL_error(L, "luagrad.gradients: output %d is a tensor: it needs a seed of its shape "
+                    "%s (option 'seeds')", (int)i,
+                 lgL_pushshape(L, lgI_trec(o)->d.ndim, lgI_trec(o)->d.size));
+    if (o != NULL && (sd == NULL || !sameshape(lgI_trec(o), lgI_trec(sd)))) {
+      const lg_TensorRec *r = lgI_trec(o);
+      const char *want = lgL_pushshape(L, r->d.ndim, r->d.size);
+      if (sd == NULL)
+        luaL_error(L, "luagrad.gradients: bad option 'seeds' (a tensor of shape %s expected "
+                      "at index %d, got %s)", want, (int)i, lgL_typename(L, -2));
+      luaL_error(L, "luagrad.gradients: bad option 'seeds' (a tensor of shape %s expected at "
+                    "index %d, got shape %s)", want, (int)i,
+                 lgL_pushshape(L, lgI_trec(sd)->d.ndim, lgI_trec(sd)->d.size));
+    }
+    lua_pop(L, 2);
+  }
+}
+
+/*
+** The numbers of a sweep over tensors: each tensor input's gradient is a new tensor of its
+** sizes and dtype (zero where the sweep does not reach it), a Value's a number. The result
+** tensors are made, and every node gathered, before the sweep, so none is made meanwhile.
+*/
+static void tgradnumbers (lua_State *L, int outs, int seeds, int ins, int res,
+                          lua_Integer m, lua_Integer n) {
+  lg_Value **roots = (lg_Value **)lgC_newuserdata(L, (size_t)(m + n) * (2 * sizeof(lg_Value *)
+                                                  + sizeof(double)) + 1, 0);
+  lg_Value **tseed = roots + m, **in = tseed + m, **tout = in + n;
+  double *seed = (double *)(tout + n), *got = seed + m;
+  lua_Integer i, k = 0;
+  lg_Work *W;
+  void *saved;
+  int err;
+  if (lgL_getwork(L)->recording) lgL_unguarded(L);   /* numbers no guard checks */
+  for (i = 1; i <= m; i++) {   /* the roots: Values and tensors (numbers have no sweep) */
+    lg_Value *o;
+    lua_rawgeti(L, outs, (int)i);
+    lua_rawgeti(L, seeds, (int)i);
+    if ((o = lgL_totensor(L, -2)) != NULL) {
+      tseed[k] = lgL_totensor(L, -1);
+      seed[k] = 0;
+      roots[k++] = o;
+    }
+    else if ((o = lgL_tovalue(L, -2)) != NULL) {
+      tseed[k] = NULL;
+      seed[k] = (double)lua_tonumber(L, -1);
+      roots[k++] = o;
+    }
+    lua_pop(L, 2);
+  }
+  for (i = 1; i <= n; i++) {
+    lg_Value *x;
+    lua_rawgeti(L, ins, (int)i);
+    if ((x = lgL_totensor(L, -1)) != NULL) {
+      lg_TDesc d;
+      lgI_tcontig(&lgI_trec(x)->d, &d);
+      tout[i - 1] = lgL_newtensor(L, &d);
+      memset(lgI_trec(tout[i - 1])->data, 0, (size_t)lgI_tnumel(&d) * lgI_elemsize(d.dtype));
+      lua_rawseti(L, res, (int)i);
+    }
+    else tout[i - 1] = NULL;
+    in[i - 1] = lgL_tovalue(L, -1) != NULL ? lgL_tovalue(L, -1) : x;
+    lua_pop(L, 1);
+  }
+  W = lgL_beginsweep(L, &saved);
+  err = lgI_gradientst(W, roots, seed, tseed, (size_t)k, in, (size_t)n, got, tout);
+  lgL_endsweep(L, W, saved);
+  if (err != LG_OK) lgL_coreerror(L, err, W);
+  for (i = 0; i < n; i++) {
+    if (tout[i] != NULL) continue;
+    lua_pushnumber(L, (lua_Number)got[i]);
+    lua_rawseti(L, res, (int)i + 1);
+  }
 }
 
 /* lg.gradients(outputs, inputs [, {seeds = s, create_graph = b}]) -> gradients */
 static int mod_gradients (lua_State *L) {
   lua_Integer m, n;
   int graph, waslist = prepare(L, "gradients", "seeds", 0, &m, &n, &graph);
-  if (graph) gradgraph(L, 1, 4, 2, 5, m, n, "gradients");
+  if (anytensorin(L, 1, m) || anytensorin(L, 2, n) || anytensorin(L, 4, m)) {
+    int given = 0;
+    if (!lua_isnil(L, 3)) {
+      lua_getfield(L, 3, "seeds");
+      given = !lua_isnil(L, -1);
+      lua_pop(L, 1);
+    }
+    checktseeds(L, 1, 4, m, given);
+    if (graph) lgL_coreerror(L, LGI_ETENSOR, lgL_getwork(L));   /* graph mode: later */
+    tgradnumbers(L, 1, 4, 2, 5, m, n);
+  }
+  else if (graph) gradgraph(L, 1, 4, 2, 5, m, n, "gradients");
   else gradnumbers(L, 1, 4, 2, 5, m, n);
   return results(L, 5, waslist);
 }

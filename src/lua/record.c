@@ -309,12 +309,19 @@ lg_Value *lgL_unrecorded (lua_State *L, double y, int first, int last) {
   return lgL_newleaf(L, y);
 }
 
-/* lg.stop_gradient(x) -> a new leaf with a Value's data, or the number itself */
+/* lg.stop_gradient(x) -> a new leaf with a Value's data, the number itself, or a tensor
+   detached (t:detach(): its data, no history) */
 static int mode_stop_gradient (lua_State *L) {
   lg_Value *v = lgL_tovalue(L, 1);
   if (v != NULL) lgL_unrecorded(L, v->data, 1, 1);
   else if (lua_type(L, 1) == LUA_TNUMBER) lua_settop(L, 1);
-  else lgL_argerror(L, "stop_gradient", 1, "number or value");
+  else if (lgL_totensor(L, 1) != NULL) {
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "detach");
+    lua_insert(L, 1);
+    lua_call(L, 1, 1);
+  }
+  else lgL_argerror(L, "stop_gradient", 1, "number, value or tensor");
   return 1;
 }
 
