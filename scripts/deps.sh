@@ -5,7 +5,8 @@
 #   scripts/deps.sh         what `make test` needs: also busted, Graphviz, valgrind, tmux,
 #                           librsvg2-bin (rsvg-convert renders the plots' SVG in their spec),
 #                           and (optional) clang for the fuzzer
-#   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck (what CI runs)
+#   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck, and the
+#                           hosts the module is tested inside: LÖVE and Neovim (what CI runs)
 # As root it runs apt-get, printing one line (apt's own output goes to a log, shown only if
 # it fails); otherwise it prints the exact command and fails. Optional packages are only
 # named when missing without root: without clang `make fuzz` skips with a message.
@@ -19,12 +20,15 @@ TEST="lua-busted graphviz valgrind tmux librsvg2-bin"
 EVERY_LUA="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit
   libluajit-5.1-dev luarocks lua-check"
 FUZZ="clang libclang-rt-14-dev"
+# real LuaJIT hosts (tests/love_test.sh, tests/nvim_test.sh; skipped when missing): LÖVE 11
+# drawn headless by xvfb-run (xauth) through Mesa's software renderer, and Neovim
+HOSTS="love xvfb xauth libgl1-mesa-dri neovim"
 PACKAGES="$RUN $TEST"
 OPTIONAL=$FUZZ
 for opt in "$@"; do
   case $opt in
     --run) PACKAGES=$RUN; OPTIONAL="" ;;
-    --all) PACKAGES="$RUN $TEST $EVERY_LUA"; OPTIONAL=$FUZZ ;;
+    --all) PACKAGES="$RUN $TEST $EVERY_LUA $HOSTS"; OPTIONAL=$FUZZ ;;
     *) echo "usage: $0 [--run | --all]" >&2; exit 2 ;;
   esac
 done
