@@ -13,10 +13,14 @@ local failures, checks = {}, 0
 local function check (what, got, want, tol)
   checks = checks + 1
   local good
-  if type(want) == "number" then good = type(got) == "number" and math.abs(got - want) <= (tol or 0)
-  else good = got == want end
+  if type(want) == "number" then
+    good = type(got) == "number" and math.abs(got - want) <= (tol or 0)
+  else
+    good = got == want
+  end
   if not good then
-    failures[#failures + 1] = ("%s: got %s, expected %s"):format(what, tostring(got), tostring(want))
+    failures[#failures + 1] = ("%s: got %s, expected %s"):format(what, tostring(got),
+                                                                  tostring(want))
   end
 end
 local function message (f, ...)   -- the error of f(...) without its "file:line: "
@@ -97,5 +101,6 @@ if #failures > 0 then
   io.stderr:write(table.concat(failures, "\n"), "\n")
   vim.cmd("cquit 1")
 end
-io.stdout:write(("nvim: %d checks passed in %s\n"):format(checks, vim.fn.execute("version"):match("NVIM v[%d.]+")))
+local version = vim.fn.execute("version"):match("NVIM v[%d.]+")
+io.stdout:write(("nvim: %d checks passed in %s\n"):format(checks, version))
 vim.cmd("qall!")

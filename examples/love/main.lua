@@ -236,7 +236,8 @@ function love.draw ()
   curve(acc_box, "accuracy", 0.5, 1, false, {0.18, 0.55, 0.34})
   g.setFont(fonts.small)
   g.setColor(0.35, 0.37, 0.42)
-  g.print(("%d points, %d of them yours\n\nleft click: an orange point\nright click: a blue point\n" ..
+  g.print(("%d points, %d of them yours\n\n" ..
+           "left click: an orange point\nright click: a blue point\n" ..
            "space: %s    r: new weights\nc: remove your points    Esc: quit"):format(
           #state.learner.points, #state.learner.points - state.base,
           state.paused and "resume" or "pause"), x, 455)
