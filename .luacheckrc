@@ -18,3 +18,5 @@ files[".luacheckrc"] = { globals = { "include_files", "exclude_files", "std", "f
 files["*.rockspec"] = { globals = { "rockspec_format", "package", "version", "source",
                                     "description", "dependencies", "external_dependencies",
                                     "build", "test" } }
+-- the LÖVE toy runs in LÖVE's LuaJIT only, with LÖVE's callbacks as globals
+files["examples/love/"] = { std = "luajit+love" }

@@ -5,8 +5,9 @@
 #   scripts/deps.sh         what `make test` needs: also busted, Graphviz, valgrind, tmux,
 #                           librsvg2-bin (rsvg-convert renders the plots' SVG in their spec),
 #                           and (optional) clang for the fuzzer
-#   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck (what CI runs),
-#                           and Fashion-MNIST (examples/fashion_mnist.lua and its spec)
+#   scripts/deps.sh --all   also Lua 5.1, 5.2, 5.3, LuaJIT, luarocks and luacheck, the hosts
+#                           the module is tested inside (LÖVE and Neovim), and Fashion-MNIST
+#                           (examples/fashion_mnist.lua): what CI runs
 # As root it runs apt-get, printing one line (apt's own output goes to a log, shown only if
 # it fails); otherwise it prints the exact command and fails. Optional packages are only
 # named when missing without root: without clang `make fuzz` skips with a message.
@@ -22,12 +23,15 @@ EVERY_LUA="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luaj
 # the data of examples/fashion_mnist.lua, in /usr/share/datasets/fashion-mnist (30 MB)
 DATASETS="dataset-fashion-mnist"
 FUZZ="clang libclang-rt-14-dev"
+# real LuaJIT hosts (tests/love_test.sh, tests/nvim_test.sh; skipped when missing): LÖVE 11
+# drawn headless by xvfb-run (xauth) through Mesa's software renderer, and Neovim
+HOSTS="love xvfb xauth libgl1-mesa-dri neovim"
 PACKAGES="$RUN $TEST"
 OPTIONAL=$FUZZ
 for opt in "$@"; do
   case $opt in
     --run) PACKAGES=$RUN; OPTIONAL="" ;;
-    --all) PACKAGES="$RUN $TEST $EVERY_LUA $DATASETS"; OPTIONAL=$FUZZ ;;
+    --all) PACKAGES="$RUN $TEST $EVERY_LUA $HOSTS $DATASETS"; OPTIONAL=$FUZZ ;;
     *) echo "usage: $0 [--run | --all]" >&2; exit 2 ;;
   esac
 done

@@ -1,6 +1,7 @@
 -- Aim a projectile through air with drag: tune the launch angle and speed by gradient
 -- descent through 150 simulated steps (the host's luagrad.step) so that after 1.5 s the
--- projectile is at the target. Run by the host: luagrad-sim examples/host/aim.lua
+-- projectile is at the target; then a tensor of the host's launches gets its gradient.
+-- Run by the host: luagrad-sim examples/host/aim.lua
 local lg = require("luagrad")
 
 local target = {x = 20, y = 4}
@@ -49,4 +50,16 @@ for i = 1, 500 do
   speed.data = speed.data - 2e-2 * speed.grad
 end
 
-return {angle = angle, speed = speed, miss = miss}
+-- The host hands over an array of its own, launches (n x 2: angle, speed), as a tensor: the
+-- drag-free range of each, and the gradient of the squared misses with respect to every
+-- launch, which the host reads back in C.
+local function range_gradient (launches)
+  launches:requires_grad_()   -- a leaf the host pushed: it may require grad
+  local a, s = launches:select(2, 1), launches:select(2, 2)
+  local range = s ^ 2 * lg.sin(2 * a) / 9.81
+  local loss = ((range - target.x) ^ 2):sum()
+  loss:backward()
+  return launches.grad, loss.data
+end
+
+return {angle = angle, speed = speed, miss = miss, range_gradient = range_gradient}

@@ -4,6 +4,8 @@
 ** function, luagrad.step(x, y, vx, vy, drag) -> x, y, vx, vy, with its vector-Jacobian
 ** product. The script (aim.lua) then tunes the launch by gradient descent through the whole
 ** flight to hit a target, and the host reads the result and its gradients back in C.
+** Last, tensors cross the boundary: the host's own array of launches goes in as a tensor
+** (lg_push_tensor), and the gradient of the script's range misses comes out (lg_to_tensor).
 ** Run: build/examples/host/luagrad-sim examples/host/aim.lua
 */
 #include <math.h>
@@ -49,6 +51,40 @@ static int step_vjp (void *ud, const double *in, const double *out, const double
   return 0;
 }
 
+/* The host's launches (angle, speed) as a 3x2 tensor, handed to the script's
+   range_gradient(t) -> t.grad, loss (the table at the top of the stack); the gradient is read
+   in place through its strides and checked against the drag-free range R = s^2 sin(2a) / g
+   and loss = sum (R - 20)^2. Returns 1 when every number agrees. */
+static int launches_gradient (lua_State *L, double g) {
+  static const double launches[3][2] = {{0.3, 14}, {0.6, 15}, {0.9, 16}};
+  const long long size[2] = {3, 2};
+  lg_TensorInfo info;
+  int i, ok = 1;
+  lua_getfield(L, -1, "range_gradient");
+  if (lg_push_tensor(L, LG_FLOAT64, 2, size, launches) != LG_OK) return 0;
+  if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    return 0;
+  }
+  if (!lg_to_tensor(L, -2, &info) || info.dtype != LG_FLOAT64 || info.ndim != 2 ||
+      info.size[0] != 3 || info.size[1] != 2) {
+    fprintf(stderr, "range_gradient returned no 3x2 float64 tensor\n");
+    return 0;
+  }
+  printf("host: launches loss %.6g, gradient (angle, speed):", lua_tonumber(L, -1));
+  for (i = 0; i < 3; i++) {
+    const double *row = (const double *)info.data + i * info.stride[0];
+    double a = launches[i][0], s = launches[i][1], miss = s * s * sin(2 * a) / g - 20;
+    double da = 2 * miss * s * s * 2 * cos(2 * a) / g, ds = 2 * miss * 2 * s * sin(2 * a) / g;
+    double ga = row[0], gs = row[info.stride[1]];
+    printf(" (%.4g, %.4g)", ga, gs);
+    ok = ok && fabs(ga - da) <= 1e-9 * fabs(da) && fabs(gs - ds) <= 1e-9 * fabs(ds);
+  }
+  printf("\n");
+  lua_pop(L, 2);
+  return ok;
+}
+
 int main (int argc, char **argv) {
   static World world = {0.01, 9.81};
   const lg_Func step = {"step", 5, 4, step_fwd, step_vjp, &world};
@@ -78,6 +114,11 @@ int main (int argc, char **argv) {
     lua_getfield(L, -3, "miss");
     printf("speed %.3f m/s, miss %.2e m\n", lua_tonumber(L, -2), lua_tonumber(L, -1));
     ok = lua_tonumber(L, -1) < 1e-3;
+    lua_pop(L, 3);
+    if (!launches_gradient(L, world.g)) {
+      fprintf(stderr, "the launches' gradient is wrong\n");
+      ok = 0;
+    }
   }
   lua_close(L);
   return ok ? 0 : 1;
