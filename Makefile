@@ -15,7 +15,7 @@ INSTALLED = luagrad luagrad_static luagrad_shared luagrad_module
 # runs a step with its output in $(BUILD)/make.log, shown only when the step fails
 QUIET = sh -c 'mkdir -p $(BUILD); "$$@" >$(BUILD)/make.log 2>&1 || { cat $(BUILD)/make.log >&2; exit 1; }' quiet
 
-.PHONY: all deps configure build run test fuzz install uninstall examples bench clean \
+.PHONY: all deps configure build run test fuzz install uninstall examples bench bench-tensor clean \
         deps-run configure-quiet build-run
 
 all: build
@@ -59,6 +59,12 @@ bench: deps
 	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g -DBUILD_TESTING=OFF >/dev/null
 	@cmake --build $(BENCH_BUILD) -j2
 	BENCH_QUICK=$(BENCH_QUICK) lua5.4 bench/run.lua $(BENCH_BUILD)
+
+# the tensor benchmark (T1-T5 and memory against PyTorch, NumPy and C+BLAS), ~3 minutes
+bench-tensor: deps
+	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g -DBUILD_TESTING=OFF >/dev/null
+	@cmake --build $(BENCH_BUILD) -j2
+	lua5.4 bench/tensor_bench.lua $(BENCH_BUILD)
 
 # The libFuzzer target for FUZZ_SECONDS (clang; skipped with a message where it is absent)
 fuzz: deps

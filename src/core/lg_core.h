@@ -92,6 +92,16 @@ struct lgI_Builder {
 /* Adds g * dy/dx[i] to each wanted argument's dx, as the op's backward computes it. */
 typedef void (*lgI_Build) (lgI_Builder *B);
 
+/* An elementwise op's fast loops, for tensors: its forward and backward above inlined over m
+   float64 elements (ops.c's FASTLOOPS), so that a tensor's numbers are a Value's bit for bit.
+   Argument k's element i is x[k][i * sx[k]] (sx in elements: 1 for contiguous, 0 for one
+   number broadcast); y, g and each dx[k] are contiguous, and dx[k][i] += the derivative
+   (dx[k] NULL: not wanted). */
+typedef void (*lgI_ForwardV) (int64_t m, const double *const *x, const int64_t *sx,
+                              double *y);
+typedef void (*lgI_BackwardV) (int64_t m, const double *const *x, const int64_t *sx,
+                               const double *y, const double *g, double *const *dx);
+
 typedef struct lg_OpDef {
   const char *name;     /* as Value.op and the graph printer show it */
   const char *luaname;  /* lg.<luaname> and v:<luaname>(); NULL for operator-only ops */
@@ -100,6 +110,8 @@ typedef struct lg_OpDef {
   lgI_Forward forward;
   lgI_Backward backward;
   lgI_Build build;      /* the backward again, as ops */
+  lgI_ForwardV fwdv;    /* the fast loops, NULL where an op has none */
+  lgI_BackwardV bwdv;
 } lg_OpDef;
 
 /* The rows of lgI_ops, for ops that name others (derivatives built from ops). */

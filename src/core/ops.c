@@ -30,6 +30,34 @@
 #define WHERE(B, c, a, b) ((B)->apply3((B), LGI_WHERE, (c), (a), (b)))
 #define ZERO(B) ((B)->num((B), 0.0))
 
+/* An op's fast loops (lg_core.h's lgI_ForwardV, lgI_BackwardV): its own forward and
+   backward, inlined into a loop over float64 arrays, so a tensor gets the Value's numbers
+   without an indirect call and the generic loads and stores per element. */
+#define FWDLOOP(op, N) \
+static void op##_fwdv (int64_t m, const double *const *x, const int64_t *sx, double *y) { \
+  int64_t i; \
+  int k; \
+  for (i = 0; i < m; i++) { \
+    double a[N]; \
+    for (k = 0; k < N; k++) a[k] = x[k][i * sx[k]]; \
+    y[i] = op##_fwd(N, a); \
+  } \
+}
+#define BWDLOOP(op, N) \
+static void op##_bwdv (int64_t m, const double *const *x, const int64_t *sx, \
+                       const double *y, const double *g, double *const *dx) { \
+  int64_t i; \
+  int k; \
+  for (i = 0; i < m; i++) { \
+    double a[N], d[N]; \
+    for (k = 0; k < N; k++) a[k] = x[k][i * sx[k]]; \
+    op##_bwd(N, a, y[i], g[i], d); \
+    for (k = 0; k < N; k++) \
+      if (dx[k] != NULL) dx[k][i] += d[k]; \
+  } \
+}
+#define FASTLOOPS(op, N) FWDLOOP(op, N) BWDLOOP(op, N)
+
 /* leaf: a Value with no history; never evaluated */
 static double leaf_fwd (int n, const double *x) { UNUSED(n); UNUSED(x); return 0.0; }
 static void leaf_bwd (int n, const double *x, double y, double g, double *dx) {
@@ -43,6 +71,7 @@ static void add_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(x); UNUSED(y);
   dx[0] = g; dx[1] = g;
 }
+FASTLOOPS(add, 2)
 static void add_build (lgI_Builder *B) {
   int g = B->grad(B);
   B->dx(B, 0, g);
@@ -55,6 +84,7 @@ static void sub_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(x); UNUSED(y);
   dx[0] = g; dx[1] = -g;
 }
+FASTLOOPS(sub, 2)
 static void sub_build (lgI_Builder *B) {
   B->dx(B, 0, B->grad(B));
   if (WANTS(B, 1)) B->dx(B, 1, B->apply(B, LGI_NEG, B->grad(B), 0));
@@ -66,6 +96,7 @@ static void mul_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = g * x[1]; dx[1] = g * x[0];
 }
+FASTLOOPS(mul, 2)
 static void mul_build (lgI_Builder *B) {
   if (WANTS(B, 0)) B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->arg(B, 1)));
   if (WANTS(B, 1)) B->dx(B, 1, B->apply(B, LGI_MUL, B->grad(B), B->arg(B, 0)));
@@ -78,6 +109,7 @@ static void div_bwd (int n, const double *x, double y, double g, double *dx) {
   dx[0] = g / x[1];
   dx[1] = -g * x[0] / (x[1] * x[1]);  /* not -y/b: keeps a/0 and 0/0 as IEEE gives */
 }
+FASTLOOPS(div, 2)
 static void div_build (lgI_Builder *B) {
   int a = B->arg(B, 0), b = B->arg(B, 1);
   if (WANTS(B, 0)) B->dx(B, 0, B->apply(B, LGI_DIV, B->grad(B), b));
@@ -96,6 +128,7 @@ static void pow_bwd (int n, const double *x, double y, double g, double *dx) {
   dx[0] = (b == 0.0) ? 0.0 : g * b * pow(a, b - 1.0);
   dx[1] = (a == 0.0 && b >= 0.0) ? 0.0 : g * y * log(a);
 }
+FASTLOOPS(pow, 2)
 static void pow_build (lgI_Builder *B) {
   int a = B->arg(B, 0), b = B->arg(B, 1), one = B->num(B, 1.0);
   int a0 = B->apply(B, LGI_EQ, a, ZERO(B)), b0 = B->apply(B, LGI_EQ, b, ZERO(B));
@@ -123,6 +156,7 @@ static void neg_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(x); UNUSED(y);
   dx[0] = -g;
 }
+FASTLOOPS(neg, 1)
 static void neg_build (lgI_Builder *B) {
   B->dx(B, 0, B->apply(B, LGI_NEG, B->grad(B), 0));
 }
@@ -133,6 +167,7 @@ static void exp_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(x);
   dx[0] = g * y;
 }
+FASTLOOPS(exp, 1)
 static void exp_build (lgI_Builder *B) {
   B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->out(B)));
 }
@@ -143,6 +178,7 @@ static void log_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = g / x[0];
 }
+FASTLOOPS(log, 1)
 static void log_build (lgI_Builder *B) {
   B->dx(B, 0, B->apply(B, LGI_DIV, B->grad(B), B->arg(B, 0)));
 }
@@ -153,6 +189,7 @@ static void sqrt_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(x);
   dx[0] = g * (0.5 / y);  /* 0.5/0 = +inf; g*inf, as PyTorch */
 }
+FASTLOOPS(sqrt, 1)
 static void sqrt_build (lgI_Builder *B) {
   int half = B->apply(B, LGI_DIV, B->num(B, 0.5), B->out(B));
   B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), half));
@@ -164,6 +201,7 @@ static void sin_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = g * cos(x[0]);
 }
+FASTLOOPS(sin, 1)
 static void sin_build (lgI_Builder *B) {
   B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->apply(B, LGI_COS, B->arg(B, 0), 0)));
 }
@@ -174,6 +212,7 @@ static void cos_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = -g * sin(x[0]);
 }
+FASTLOOPS(cos, 1)
 static void cos_build (lgI_Builder *B) {
   int ng = B->apply(B, LGI_NEG, B->grad(B), 0);
   B->dx(B, 0, B->apply(B, LGI_MUL, ng, B->apply(B, LGI_SIN, B->arg(B, 0), 0)));
@@ -185,6 +224,7 @@ static void tan_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(x);
   dx[0] = g * (1.0 + y * y);
 }
+FASTLOOPS(tan, 1)
 static void tan_build (lgI_Builder *B) {
   int yy = B->apply(B, LGI_MUL, B->out(B), B->out(B));
   B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->apply(B, LGI_ADD, B->num(B, 1.0), yy)));
@@ -205,6 +245,7 @@ static void tanh_bwd (int n, const double *x, double y, double g, double *dx) {
   }
   dx[0] = g * d;
 }
+FASTLOOPS(tanh, 1)
 static void tanh_build (lgI_Builder *B) {
   int yy = B->apply(B, LGI_MUL, B->out(B), B->out(B));
   int near0 = B->apply(B, LGI_LT, B->apply(B, LGI_ABS, B->out(B), 0), B->num(B, TANH_EXACT));
@@ -238,6 +279,7 @@ static void sigmoid_bwd (int n, const double *x, double y, double g, double *dx)
   }
   dx[0] = g * y * rest;
 }
+FASTLOOPS(sigmoid, 1)
 static void sigmoid_build (lgI_Builder *B) {
   int gy = B->apply(B, LGI_MUL, B->grad(B), B->out(B));
   int rest = WHERE(B, B->apply(B, LGI_LT, B->out(B), B->num(B, SIGMOID_EXACT)),
@@ -255,6 +297,7 @@ static void relu_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = (x[0] > 0.0) ? g : 0.0;
 }
+FASTLOOPS(relu, 1)
 static void relu_build (lgI_Builder *B) {   /* where(a > 0, g, 0) */
   int pos = B->apply(B, LGI_GT, B->arg(B, 0), ZERO(B));
   B->dx(B, 0, WHERE(B, pos, B->grad(B), ZERO(B)));
@@ -266,6 +309,7 @@ static void abs_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = (x[0] > 0.0) ? g : (x[0] < 0.0) ? -g : 0.0;
 }
+FASTLOOPS(abs, 1)
 static void abs_build (lgI_Builder *B) {   /* where(a > 0, g, where(a < 0, -g, 0)) */
   int a = B->arg(B, 0), g = B->grad(B);
   int neg = WHERE(B, B->apply(B, LGI_LT, a, ZERO(B)), B->apply(B, LGI_NEG, g, 0), ZERO(B));
@@ -295,6 +339,7 @@ static void select_build (lgI_Builder *B, int wins) {
   if (WANTS(B, 0)) B->dx(B, 0, WHERE(B, B->apply(B, wins, a, b), g, tie));
   if (WANTS(B, 1)) B->dx(B, 1, WHERE(B, B->apply(B, wins, b, a), g, tie));
 }
+FASTLOOPS(max, 2)
 static void max_build (lgI_Builder *B) { select_build(B, LGI_GT); }
 
 /* min: y = the smaller of a, b; as max, mirrored */
@@ -310,6 +355,7 @@ static void min_bwd (int n, const double *x, double y, double g, double *dx) {
   dx[0] = (x[0] < x[1]) ? g : (x[0] == x[1]) ? 0.5 * g : 0.0;
   dx[1] = (x[1] < x[0]) ? g : (x[0] == x[1]) ? 0.5 * g : 0.0;
 }
+FASTLOOPS(min, 2)
 static void min_build (lgI_Builder *B) { select_build(B, LGI_LT); }
 
 /* sum: y = x1 + ... + xn (0 for n = 0); dy/dxi = 1 */
@@ -356,6 +402,7 @@ static double sign_fwd (int n, const double *x) {
   UNUSED(n);
   return (x[0] > 0.0) ? 1.0 : (x[0] < 0.0) ? -1.0 : x[0];
 }
+FWDLOOP(sign, 1)
 /* the derivative of every mask op: zero for each argument */
 static void zero_bwd (int n, const double *x, double y, double g, double *dx) {
   int i;
@@ -373,6 +420,7 @@ static void where_bwd (int n, const double *x, double y, double g, double *dx) {
   dx[1] = (x[0] != 0.0) ? g : 0.0;
   dx[2] = (x[0] != 0.0) ? 0.0 : g;
 }
+FASTLOOPS(where, 3)
 static void where_build (lgI_Builder *B) {
   int c = B->arg(B, 0);
   if (WANTS(B, 1)) B->dx(B, 1, WHERE(B, c, B->grad(B), ZERO(B)));
@@ -387,6 +435,7 @@ static double ge_fwd (int n, const double *x) { UNUSED(n); return x[0] >= x[1]; 
 static double le_fwd (int n, const double *x) { UNUSED(n); return x[0] <= x[1]; }
 static double eq_fwd (int n, const double *x) { UNUSED(n); return x[0] == x[1]; }
 static double ne_fwd (int n, const double *x) { UNUSED(n); return x[0] != x[1]; }
+FWDLOOP(gt, 2) FWDLOOP(lt, 2) FWDLOOP(ge, 2) FWDLOOP(le, 2) FWDLOOP(eq, 2) FWDLOOP(ne, 2)
 
 /* log1p: y = ln(1 + a), exact for small a (libm's); dy/da = 1/(1 + a), as PyTorch's
    (+inf at -1; NaN below -1 in value, -1/|1 + a| in derivative, as the formula gives) */
@@ -395,6 +444,7 @@ static void log1p_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = g / (x[0] + 1.0);
 }
+FASTLOOPS(log1p, 1)
 static void log1p_build (lgI_Builder *B) {
   int a1 = B->apply(B, LGI_ADD, B->arg(B, 0), B->num(B, 1.0));
   B->dx(B, 0, B->apply(B, LGI_DIV, B->grad(B), a1));
@@ -407,6 +457,7 @@ static void expm1_bwd (int n, const double *x, double y, double g, double *dx) {
   UNUSED(n); UNUSED(y);
   dx[0] = g * exp(x[0]);
 }
+FASTLOOPS(expm1, 1)
 static void expm1_build (lgI_Builder *B) {
   B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->apply(B, LGI_EXP, B->arg(B, 0), 0)));
 }
@@ -423,6 +474,7 @@ static void softplus_bwd (int n, const double *x, double y, double g, double *dx
   UNUSED(y);
   dx[0] = (x[0] > SOFTPLUS_LINEAR) ? g : g * sigmoid_fwd(n, x);
 }
+FASTLOOPS(softplus, 1)
 static void softplus_build (lgI_Builder *B) {   /* where(a > 20, g, g * sigmoid(a)) */
   int a = B->arg(B, 0), g = B->grad(B);
   int linear = B->apply(B, LGI_GT, a, B->num(B, SOFTPLUS_LINEAR));
@@ -436,6 +488,7 @@ static void square_bwd (int n, const double *x, double y, double g, double *dx) 
   UNUSED(n); UNUSED(y);
   dx[0] = g * (2.0 * x[0]);
 }
+FASTLOOPS(square, 1)
 static void square_build (lgI_Builder *B) {
   B->dx(B, 0, B->apply(B, LGI_MUL, B->grad(B), B->apply(B, LGI_MUL, B->num(B, 2.0),
                                                         B->arg(B, 0))));
@@ -462,6 +515,7 @@ static void clamp_bwd (int n, const double *x, double y, double g, double *dx) {
   dx[1] = (a < lo && lo < hi) ? g : 0.0;
   dx[2] = (a > hi || hi < lo) ? g : 0.0;
 }
+FASTLOOPS(clamp, 3)
 static void clamp_build (lgI_Builder *B) {
   int a = B->arg(B, 0), lo = B->arg(B, 1), hi = B->arg(B, 2), g = B->grad(B);
   if (WANTS(B, 0)) {   /* where(a >= lo, where(a <= hi, g, 0), 0) */
@@ -490,6 +544,7 @@ static void leaky_relu_bwd (int n, const double *x, double y, double g, double *
   dx[0] = (x[0] > 0.0) ? g : g * x[1];
   dx[1] = (x[0] > 0.0) ? 0.0 : g * x[0];
 }
+FASTLOOPS(leaky_relu, 2)
 /* where(a > 0, g, g * s) and where(a > 0, 0, g * a) */
 static void leaky_relu_build (lgI_Builder *B) {
   int a = B->arg(B, 0), s = B->arg(B, 1), g = B->grad(B);
@@ -500,42 +555,76 @@ static void leaky_relu_build (lgI_Builder *B) {
 
 const lg_OpDef lgI_ops[LGI_NOPS] = {
   /*                name       lua name   metamethod arity          forward      backward      build */
-  [LGI_LEAF] =     {"leaf",   NULL,      NULL,      0,             leaf_fwd,    leaf_bwd,     leaf_build},
-  [LGI_ADD] =      {"+",      NULL,      "__add",   2,             add_fwd,     add_bwd,      add_build},
-  [LGI_SUB] =      {"-",      NULL,      "__sub",   2,             sub_fwd,     sub_bwd,      sub_build},
-  [LGI_MUL] =      {"*",      NULL,      "__mul",   2,             mul_fwd,     mul_bwd,      mul_build},
-  [LGI_DIV] =      {"/",      NULL,      "__div",   2,             div_fwd,     div_bwd,      div_build},
-  [LGI_POW] =      {"^",      "pow",     "__pow",   2,             pow_fwd,     pow_bwd,      pow_build},
-  [LGI_NEG] =      {"neg",    NULL,      "__unm",   1,             neg_fwd,     neg_bwd,      neg_build},
-  [LGI_EXP] =      {"exp",    "exp",     NULL,      1,             exp_fwd,     exp_bwd,      exp_build},
-  [LGI_LOG] =      {"log",    "log",     NULL,      1,             log_fwd,     log_bwd,      log_build},
-  [LGI_SQRT] =     {"sqrt",   "sqrt",    NULL,      1,             sqrt_fwd,    sqrt_bwd,     sqrt_build},
-  [LGI_SIN] =      {"sin",    "sin",     NULL,      1,             sin_fwd,     sin_bwd,      sin_build},
-  [LGI_COS] =      {"cos",    "cos",     NULL,      1,             cos_fwd,     cos_bwd,      cos_build},
-  [LGI_TAN] =      {"tan",    "tan",     NULL,      1,             tan_fwd,     tan_bwd,      tan_build},
-  [LGI_TANH] =     {"tanh",   "tanh",    NULL,      1,             tanh_fwd,    tanh_bwd,     tanh_build},
-  [LGI_SIGMOID] =  {"sigmoid", "sigmoid", NULL,      1,             sigmoid_fwd, sigmoid_bwd,  sigmoid_build},
-  [LGI_RELU] =     {"relu",   "relu",    NULL,      1,             relu_fwd,    relu_bwd,     relu_build},
-  [LGI_ABS] =      {"abs",    "abs",     NULL,      1,             abs_fwd,     abs_bwd,      abs_build},
-  [LGI_MAX] =      {"max",    "max",     NULL,      2,             max_fwd,     max_bwd,      max_build},
-  [LGI_MIN] =      {"min",    "min",     NULL,      2,             min_fwd,     min_bwd,      min_build},
-  [LGI_SUM] =      {"sum",    "sum",     NULL,      LGI_VARIADIC,  sum_fwd,     sum_bwd,      sum_build},
-  [LGI_DOT] =      {"dot",    "dot",     NULL,      LGI_PAIRS,     dot_fwd,     dot_bwd,      dot_build},
-  [LGI_SIGN] =     {"sign",   "sign",    NULL,      1,             sign_fwd,    zero_bwd,     zero_build},
-  [LGI_WHERE] =    {"where",  "where",   NULL,      3,             where_fwd,   where_bwd,    where_build},
-  [LGI_GT] =       {"gt",     "gt",      NULL,      2,             gt_fwd,      zero_bwd,     zero_build},
-  [LGI_LT] =       {"lt",     "lt",      NULL,      2,             lt_fwd,      zero_bwd,     zero_build},
-  [LGI_GE] =       {"ge",     "ge",      NULL,      2,             ge_fwd,      zero_bwd,     zero_build},
-  [LGI_LE] =       {"le",     "le",      NULL,      2,             le_fwd,      zero_bwd,     zero_build},
-  [LGI_EQ] =       {"eq",     "eq",      NULL,      2,             eq_fwd,      zero_bwd,     zero_build},
-  [LGI_NE] =       {"ne",     "ne",      NULL,      2,             ne_fwd,      zero_bwd,     zero_build},
-  [LGI_LOG1P] =    {"log1p",  "log1p",   NULL,      1,             log1p_fwd,   log1p_bwd,    log1p_build},
-  [LGI_EXPM1] =    {"expm1",  "expm1",   NULL,      1,             expm1_fwd,   expm1_bwd,    expm1_build},
-  [LGI_SOFTPLUS] = {"softplus", "softplus", NULL,    1,             softplus_fwd, softplus_bwd, softplus_build},
-  [LGI_SQUARE] =   {"square", "square",  NULL,      1,             square_fwd,  square_bwd,   square_build},
-  [LGI_CLAMP] =    {"clamp",  "clamp",   NULL,      3,             clamp_fwd,   clamp_bwd,    clamp_build},
+  [LGI_LEAF] =     {"leaf",   NULL,      NULL,      0,             leaf_fwd,    leaf_bwd,     leaf_build,
+                    NULL, NULL},
+  [LGI_ADD] =      {"+",      NULL,      "__add",   2,             add_fwd,     add_bwd,      add_build,
+                    add_fwdv, add_bwdv},
+  [LGI_SUB] =      {"-",      NULL,      "__sub",   2,             sub_fwd,     sub_bwd,      sub_build,
+                    sub_fwdv, sub_bwdv},
+  [LGI_MUL] =      {"*",      NULL,      "__mul",   2,             mul_fwd,     mul_bwd,      mul_build,
+                    mul_fwdv, mul_bwdv},
+  [LGI_DIV] =      {"/",      NULL,      "__div",   2,             div_fwd,     div_bwd,      div_build,
+                    div_fwdv, div_bwdv},
+  [LGI_POW] =      {"^",      "pow",     "__pow",   2,             pow_fwd,     pow_bwd,      pow_build,
+                    pow_fwdv, pow_bwdv},
+  [LGI_NEG] =      {"neg",    NULL,      "__unm",   1,             neg_fwd,     neg_bwd,      neg_build,
+                    neg_fwdv, neg_bwdv},
+  [LGI_EXP] =      {"exp",    "exp",     NULL,      1,             exp_fwd,     exp_bwd,      exp_build,
+                    exp_fwdv, exp_bwdv},
+  [LGI_LOG] =      {"log",    "log",     NULL,      1,             log_fwd,     log_bwd,      log_build,
+                    log_fwdv, log_bwdv},
+  [LGI_SQRT] =     {"sqrt",   "sqrt",    NULL,      1,             sqrt_fwd,    sqrt_bwd,     sqrt_build,
+                    sqrt_fwdv, sqrt_bwdv},
+  [LGI_SIN] =      {"sin",    "sin",     NULL,      1,             sin_fwd,     sin_bwd,      sin_build,
+                    sin_fwdv, sin_bwdv},
+  [LGI_COS] =      {"cos",    "cos",     NULL,      1,             cos_fwd,     cos_bwd,      cos_build,
+                    cos_fwdv, cos_bwdv},
+  [LGI_TAN] =      {"tan",    "tan",     NULL,      1,             tan_fwd,     tan_bwd,      tan_build,
+                    tan_fwdv, tan_bwdv},
+  [LGI_TANH] =     {"tanh",   "tanh",    NULL,      1,             tanh_fwd,    tanh_bwd,     tanh_build,
+                    tanh_fwdv, tanh_bwdv},
+  [LGI_SIGMOID] =  {"sigmoid", "sigmoid", NULL,      1,             sigmoid_fwd, sigmoid_bwd,  sigmoid_build,
+                    sigmoid_fwdv, sigmoid_bwdv},
+  [LGI_RELU] =     {"relu",   "relu",    NULL,      1,             relu_fwd,    relu_bwd,     relu_build,
+                    relu_fwdv, relu_bwdv},
+  [LGI_ABS] =      {"abs",    "abs",     NULL,      1,             abs_fwd,     abs_bwd,      abs_build,
+                    abs_fwdv, abs_bwdv},
+  [LGI_MAX] =      {"max",    "max",     NULL,      2,             max_fwd,     max_bwd,      max_build,
+                    max_fwdv, max_bwdv},
+  [LGI_MIN] =      {"min",    "min",     NULL,      2,             min_fwd,     min_bwd,      min_build,
+                    min_fwdv, min_bwdv},
+  [LGI_SUM] =      {"sum",    "sum",     NULL,      LGI_VARIADIC,  sum_fwd,     sum_bwd,      sum_build,
+                    NULL, NULL},
+  [LGI_DOT] =      {"dot",    "dot",     NULL,      LGI_PAIRS,     dot_fwd,     dot_bwd,      dot_build,
+                    NULL, NULL},
+  [LGI_SIGN] =     {"sign",   "sign",    NULL,      1,             sign_fwd,    zero_bwd,     zero_build,
+                    sign_fwdv, NULL},
+  [LGI_WHERE] =    {"where",  "where",   NULL,      3,             where_fwd,   where_bwd,    where_build,
+                    where_fwdv, where_bwdv},
+  [LGI_GT] =       {"gt",     "gt",      NULL,      2,             gt_fwd,      zero_bwd,     zero_build,
+                    gt_fwdv, NULL},
+  [LGI_LT] =       {"lt",     "lt",      NULL,      2,             lt_fwd,      zero_bwd,     zero_build,
+                    lt_fwdv, NULL},
+  [LGI_GE] =       {"ge",     "ge",      NULL,      2,             ge_fwd,      zero_bwd,     zero_build,
+                    ge_fwdv, NULL},
+  [LGI_LE] =       {"le",     "le",      NULL,      2,             le_fwd,      zero_bwd,     zero_build,
+                    le_fwdv, NULL},
+  [LGI_EQ] =       {"eq",     "eq",      NULL,      2,             eq_fwd,      zero_bwd,     zero_build,
+                    eq_fwdv, NULL},
+  [LGI_NE] =       {"ne",     "ne",      NULL,      2,             ne_fwd,      zero_bwd,     zero_build,
+                    ne_fwdv, NULL},
+  [LGI_LOG1P] =    {"log1p",  "log1p",   NULL,      1,             log1p_fwd,   log1p_bwd,    log1p_build,
+                    log1p_fwdv, log1p_bwdv},
+  [LGI_EXPM1] =    {"expm1",  "expm1",   NULL,      1,             expm1_fwd,   expm1_bwd,    expm1_build,
+                    expm1_fwdv, expm1_bwdv},
+  [LGI_SOFTPLUS] = {"softplus", "softplus", NULL,    1,             softplus_fwd, softplus_bwd, softplus_build,
+                    softplus_fwdv, softplus_bwdv},
+  [LGI_SQUARE] =   {"square", "square",  NULL,      1,             square_fwd,  square_bwd,   square_build,
+                    square_fwdv, square_bwdv},
+  [LGI_CLAMP] =    {"clamp",  "clamp",   NULL,      3,             clamp_fwd,   clamp_bwd,    clamp_build,
+                    clamp_fwdv, clamp_bwdv},
   [LGI_LEAKY_RELU] = {"leaky_relu", "leaky_relu", NULL, 2,         leaky_relu_fwd, leaky_relu_bwd,
-                      leaky_relu_build},
+                      leaky_relu_build, leaky_relu_fwdv, leaky_relu_bwdv},
 };
 
 const int lgI_nops = LGI_NOPS;

@@ -100,6 +100,11 @@ static void axpyloop (char **p, const int64_t *s, int64_t n, void *ud) {
     for (i = 0; i < n; i++) o[i] += a->alpha * x[i];
     return;
   }
+  if (a->dt[0] == LGI_F64 && a->dt[1] == LGI_F64 && s[0] == 8 && s[1] == 0) {
+    double *o = (double *)p[0], x = a->alpha * *(const double *)p[1];   /* one number */
+    for (i = 0; i < n; i++) o[i] += x;
+    return;
+  }
   for (i = 0; i < n; i++) {
     char *o = p[0] + i * s[0];
     st(o, a->dt[0], ld(o, a->dt[0]) + a->alpha * ld(p[1] + i * s[1], a->dt[1]));
@@ -230,17 +235,44 @@ typedef struct Elem {
   int n;
   int dt[LGI_MAXOPS];
   int nwant, want[3];
+  int fast;   /* every operand float64 and the op has fast loops */
 } Elem;
+
+/* The arguments' pointers and element strides for a fast loop: x[k] at p[first + k] */
+static void fastargs (const Elem *e, char **p, const int64_t *s, int first,
+                      const double **x, int64_t *sx) {
+  int k;
+  for (k = 0; k < e->n; k++) {
+    x[k] = (const double *)p[first + k];
+    sx[k] = s[first + k] / (int64_t)sizeof(double);
+  }
+}
 
 static void mapfwd (char **p, const int64_t *s, int64_t m, void *ud) {
   const Elem *e = (const Elem *)ud;
   double x[3];
   int64_t i;
   int k;
+  if (e->fast && s[0] == (int64_t)sizeof(double)) {   /* the op's own loop */
+    const double *xs[3];
+    int64_t sx[3];
+    fastargs(e, p, s, 1, xs, sx);
+    e->op->fwdv(m, xs, sx, (double *)p[0]);
+    return;
+  }
   for (i = 0; i < m; i++) {
     for (k = 0; k < e->n; k++) x[k] = ld(p[1 + k] + i * s[1 + k], e->dt[1 + k]);
     st(p[0] + i * s[0], e->dt[0], e->op->forward(e->n, x));
   }
+}
+
+/* Whether the gradient, the result and every target run contiguously (a fast loop's need) */
+static int contigout (const Elem *e, const int64_t *s) {
+  int k;
+  if (s[0] != (int64_t)sizeof(double) || s[1] != (int64_t)sizeof(double)) return 0;
+  for (k = 0; k < e->nwant; k++)
+    if (s[2 + e->n + k] != (int64_t)sizeof(double)) return 0;
+  return 1;
 }
 
 static void mapbwd (char **p, const int64_t *s, int64_t m, void *ud) {
@@ -248,6 +280,15 @@ static void mapbwd (char **p, const int64_t *s, int64_t m, void *ud) {
   double x[3], dx[3];
   int64_t i;
   int k;
+  if (e->fast && contigout(e, s)) {   /* the op's own loop */
+    const double *xs[3];
+    double *ds[3] = {NULL, NULL, NULL};
+    int64_t sx[3];
+    fastargs(e, p, s, 2, xs, sx);
+    for (k = 0; k < e->nwant; k++) ds[e->want[k]] = (double *)p[2 + e->n + k];
+    e->op->bwdv(m, xs, sx, (const double *)p[1], (const double *)p[0], ds);
+    return;
+  }
   for (i = 0; i < m; i++) {
     double g = ld(p[0] + i * s[0], e->dt[0]), y = ld(p[1] + i * s[1], e->dt[1]);
     for (k = 0; k < e->n; k++) x[k] = ld(p[2 + k] + i * s[2 + k], e->dt[2 + k]);
@@ -297,7 +338,12 @@ static int map_forward (lg_Work *W, lg_Value *t) {
   e.op = op;
   e.n = (int)t->n;
   e.dt[0] = r->d.dtype;
-  for (i = 0; i < t->n; i++) { ops[1 + i] = &d[i]; e.dt[1 + i] = d[i].dtype; }
+  e.fast = (op->fwdv != NULL && e.dt[0] == LGI_F64);
+  for (i = 0; i < t->n; i++) {
+    ops[1 + i] = &d[i];
+    e.dt[1 + i] = d[i].dtype;
+    e.fast &= (d[i].dtype == LGI_F64);
+  }
   if ((err = lgI_iterinit(&it, 1 + (int)t->n, ops, data)) != LG_OK) return err;
   lgI_iterrun(&it, mapfwd, &e);
   return LG_OK;
@@ -354,6 +400,8 @@ static int map_backward (lg_Work *W, lg_Value *t) {
     e.want[e.nwant++] = (int)i;
   }
   if (e.nwant == 0) goto done;
+  e.fast = (e.op->bwdv != NULL);
+  for (k = 0; k < 2 + e.n + e.nwant; k++) e.fast &= (e.dt[k] == LGI_F64);
   if ((err = lgI_iterinit(&it, 2 + e.n + e.nwant, ops, data)) != LG_OK) goto done;
   lgI_iterrun(&it, mapbwd, &e);
   for (k = 0; k < 3 && err == LG_OK; k++)
