@@ -51,6 +51,9 @@ examples: build-run
 	$(BUILD)/luagrad examples/newton.lua
 	$(BUILD)/luagrad examples/mlp.lua
 	$(BUILD)/luagrad examples/plots.lua $(BUILD)
+	$(BUILD)/luagrad examples/planar.lua $(BUILD)
+	$(BUILD)/luagrad examples/digits.lua $(BUILD)
+	$(BUILD)/luagrad examples/fashion_mnist.lua
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2

@@ -209,6 +209,63 @@ describe("examples/planar.lua", function ()
   teardown(function () os.execute("rm -rf " .. dir) end)
 end)
 
+describe("examples/digits.lua", function ()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(succeeded("mkdir -p " .. dir))
+  local out, status = run(examples .. "/digits.lua " .. dir)
+
+  it("runs to the end", function ()
+    assert.are.equal(0, status, out)
+  end)
+
+  it("reaches at least 97% test accuracy on the 359 held-out images", function ()
+    local train, test = out:match("training accuracy (%d+%.%d)%%, " ..
+                                  "test accuracy (%d+%.%d)%% %(359 images%)")
+    assert.are.equal("100.0", train, out)
+    assert.is_true(tonumber(test) >= 97, out)
+  end)
+
+  it("shows its progress each 5 epochs and writes the loss curves", function ()
+    local lines = 0
+    for _ in out:gmatch("digits  step%s+%d+/30") do lines = lines + 1 end
+    assert.are.equal(6, lines, out)
+    local f = assert(io.open(dir .. "/digits.svg", "rb"))
+    local svg = f:read("*a")
+    f:close()
+    assert.truthy(svg:find("digits: cross-entropy per epoch", 1, true))
+  end)
+
+  teardown(function () os.execute("rm -rf " .. dir) end)
+end)
+
+-- Fashion-MNIST comes with Debian's dataset-fashion-mnist (scripts/deps.sh --all); the run
+-- takes half a minute, so it is made on Lua 5.4 alone.
+describe("examples/fashion_mnist.lua", function ()
+  local root = os.getenv("FASHION_MNIST") or "/usr/share/datasets/fashion-mnist"
+  local have = io.open(root .. "/t10k-labels-idx1-ubyte.gz", "rb")
+  if have then have:close() end
+
+  it("reaches at least 88% test accuracy in 10 epochs", function ()
+    if not have then
+      pending("Fashion-MNIST is not installed (Debian's dataset-fashion-mnist)")
+      return
+    end
+    if os.getenv("LUAGRAD_LUA") then
+      pending("run on Lua 5.4 only")
+      return
+    end
+    local out, status = run(examples .. "/fashion_mnist.lua")
+    assert.are.equal(0, status, out)
+    local accuracies = {}
+    for a in out:gmatch("test accuracy (%d+%.%d+)%%") do
+      accuracies[#accuracies + 1] = tonumber(a)
+    end
+    assert.are.equal(10, #accuracies, out)
+    assert.is_true(accuracies[10] >= 88, out)
+  end)
+end)
+
 describe("examples/plots.lua", function ()
   local dir = os.tmpname()
   os.remove(dir)

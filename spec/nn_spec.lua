@@ -94,6 +94,10 @@ describe("nn.Linear", function ()
                      "luagrad.nn.Linear: bad option 'bias' (boolean expected, got number)")
     assert.has_error(function () nn.Linear(2, 3, {dtype = "int"}) end,
                      "luagrad.nn.Linear: bad option 'dtype' ('float64' or 'float32' expected, got 'int')")
+    local mlp = nn.MLP(3, {4, 2}, {dtype = "float32"})
+    for _, p in ipairs(mlp:parameters()) do assert.are.equal("float32", p.dtype) end
+    assert.has_error(function () nn.MLP(3, {2}, {dtype = "int"}) end,
+                     "luagrad.nn.MLP: bad option 'dtype' ('float64' or 'float32' expected, got 'int')")
     local m = nn.Linear(2, 3)
     assert.has_error(function () m(lg.ones(4, 3)) end,
                      "luagrad.nn.Linear: input of shape {4, 3} has 3 features, expected 2")

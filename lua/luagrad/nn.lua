@@ -407,16 +407,20 @@ function M.MLP (nin, sizes, opts)
            type(sizes[i]) == "number" and format("%.14g", sizes[i]) or typename(sizes[i]))
     end
   end
-  opts = options(2, "MLP", 3, opts, {activation = true, bias = true})
+  opts = options(2, "MLP", 3, opts, {activation = true, bias = true, dtype = true})
   local act = opts.activation or "relu"
   if not ACTIVATIONS[act] then
     fail(2, "MLP", "bad option 'activation' ('relu', 'tanh', 'sigmoid', 'leaky_relu', " ..
          "'softplus' or 'identity' expected, got %s)",
          type(act) == "string" and "'" .. act .. "'" or typename(act))
   end
+  if opts.dtype ~= nil and opts.dtype ~= "float64" and opts.dtype ~= "float32" then
+    fail(2, "MLP", "bad option 'dtype' ('float64' or 'float32' expected, got %s)",
+         type(opts.dtype) == "string" and "'" .. opts.dtype .. "'" or typename(opts.dtype))
+  end
   local layers, n = {}, nin
   for i, h in ipairs(sizes) do
-    layers[#layers + 1] = Linear(n, h, {bias = opts.bias})
+    layers[#layers + 1] = Linear(n, h, {bias = opts.bias, dtype = opts.dtype})
     if i < #sizes then layers[#layers + 1] = M[ACTIVATIONS[act]]() end
     n = h
   end
